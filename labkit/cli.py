@@ -1,0 +1,177 @@
+"""The ``labkit`` command: kind/minikube-style verbs over the sandbox and the lessons.
+
+Each sub-command is a thin shell over a library call, so everything a terminal
+can do a notebook cell can do too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import LabkitError
+from .sandbox.config import DEFAULT_NAME
+
+
+def _sandbox(args):
+    from .sandbox.cluster import Sandbox
+
+    return Sandbox(args.name)
+
+
+def cmd_build(args) -> int:
+    from .sandbox import binaries
+
+    binaries.build(args.components or None)
+    return 0
+
+
+def cmd_up(args) -> int:
+    sandbox = _sandbox(args)
+    cfg = sandbox.up(args.nodes)
+    print(
+        f"\nThe sandbox is up: {cfg.nodes} node(s), API at {cfg.server}\n"
+        f"Use it from a shell:\n"
+        f"  export KUBECONFIG={cfg.kubeconfig}\n"
+        f"  kubectl get nodes\n"
+    )
+    if args.merge_kubeconfig:
+        from .sandbox.merge import merge_into_default
+
+        target = merge_into_default(cfg)
+        print(f"Merged context '{cfg.name}' into {target}")
+    return 0
+
+
+def cmd_down(args) -> int:
+    sandbox = _sandbox(args)
+    was_running = sandbox.down(purge=args.purge)
+    if was_running:
+        print(f"cluster '{args.name}' stopped" + (" and its state deleted" if args.purge else ""))
+    elif args.purge:
+        print(f"cluster '{args.name}' state deleted")
+    return 0
+
+
+def cmd_status(args) -> int:
+    status = _sandbox(args).status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0 if status["running"] else 3
+    if not status.get("components"):
+        print(f"cluster '{args.name}' does not exist; create it with: labkit up")
+        return 3
+    print(f"cluster '{status['name']}': {'running' if status['running'] else 'stopped'}")
+    if status["running"]:
+        print(f"  server:     {status['server']}\n  kubeconfig: {status['kubeconfig']}")
+    print(f"  {'COMPONENT':<25} {'PID':>8}  {'PORT':<12} HEALTH")
+    for c in status["components"]:
+        port = ",".join(map(str, c["port"])) if isinstance(c["port"], list) else str(c["port"])
+        state = "ok" if c["healthy"] else ("down" if not status["running"] else "unhealthy")
+        print(f"  {c['name']:<25} {c['pid'] or '-':>8}  {port:<12} {state}")
+    return 0 if status["running"] else 3
+
+
+def cmd_logs(args) -> int:
+    sandbox = _sandbox(args)
+    log = sandbox.dir / "logs" / f"{args.component}.log"
+    if not log.exists():
+        known = sorted(p.stem for p in (sandbox.dir / "logs").glob("*.log"))
+        print(f"no log for '{args.component}'; known: {', '.join(known) or 'none (never started)'}",
+              file=sys.stderr)
+        return 2
+    lines = log.read_text(errors="replace").splitlines()
+    print("\n".join(lines[-args.tail:] if args.tail else lines))
+    return 0
+
+
+def cmd_kill(args) -> int:
+    from . import faults
+
+    print(faults.kill(args.pod, namespace=args.namespace, container=args.container,
+                      signal_name=args.signal, cluster=args.name))
+    return 0
+
+
+def cmd_node(args) -> int:
+    from . import faults
+
+    if args.action == "fail":
+        print(faults.fail_node(args.node, cluster=args.name))
+    else:
+        print(faults.recover_node(args.node, cluster=args.name))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from . import bench
+
+    result = bench.run(args.what, cluster=args.name)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labkit", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def cluster_cmd(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--name", default=os.environ.get("LABKIT_CLUSTER", DEFAULT_NAME),
+                       help="sandbox cluster name (default: %(default)s)")
+        p.set_defaults(func=func)
+        return p
+
+    p = sub.add_parser("build", help="build the sandbox binaries into ~/.cache/labkit")
+    p.add_argument("components", nargs="*", help="etcd, kube-apiserver, ... (default: all)")
+    p.set_defaults(func=cmd_build)
+
+    p = cluster_cmd("up", cmd_up, "start the sandbox cluster (or report the running one)")
+    p.add_argument("--nodes", type=int, default=None, help="number of nodes (default 1)")
+    p.add_argument("--merge-kubeconfig", action="store_true",
+                   help="also add the cluster as a context of ~/.kube/config")
+
+    p = cluster_cmd("down", cmd_down, "stop the sandbox cluster")
+    p.add_argument("--purge", action="store_true", help="also delete its state (objects, certs)")
+
+    p = cluster_cmd("status", cmd_status, "show each component's pid, port and health")
+    p.add_argument("--json", action="store_true")
+
+    p = cluster_cmd("logs", cmd_logs, "show a component's log")
+    p.add_argument("component", help="etcd, kube-apiserver, kube-controller-manager, "
+                   "kube-scheduler, node-agent or supervisor")
+    p.add_argument("--tail", type=int, default=0, help="only the last N lines")
+
+    p = cluster_cmd("kill", cmd_kill, "kill a pod's container process (the sandbox's `docker kill`)")
+    p.add_argument("pod")
+    p.add_argument("-n", "--namespace", default=None)
+    p.add_argument("-c", "--container", default=None)
+    p.add_argument("--signal", default="KILL", help="signal name (default KILL → exit code 137)")
+
+    p = cluster_cmd("node", cmd_node, "simulate a node crash, or recover it")
+    p.add_argument("action", choices=["fail", "recover"])
+    p.add_argument("node")
+
+    p = cluster_cmd("bench", cmd_bench, "measure start-up or pod latency, JSON out")
+    p.add_argument("what", choices=["startup", "pods"])
+    p.add_argument("--json", action="store_true", help="one line of JSON")
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LabkitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

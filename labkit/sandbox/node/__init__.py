@@ -1,0 +1,1 @@
+"""The labkit node agent: pods as local processes, with the kubelet's behaviour."""

@@ -1,0 +1,195 @@
+"""The node's two doors: the kubelet API over HTTPS, and labkit's control socket.
+
+The kubelet API (one port per node, 127.0.0.1, TLS with the cluster CA, client
+certificate required) serves what ``kubectl logs`` needs via the apiserver:
+``/containerLogs/{ns}/{pod}/{container}`` and ``/healthz``. Only the
+apiserver's kubelet client (or a ``system:masters`` cert) may call it.
+
+The control socket (``nodes/agent.sock``, mode 0600) takes labkit's fault
+injections: it is to the sandbox what the Docker socket is to minikube.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import socketserver
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, unquote, urlparse
+
+from . import logs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .agent import Agent, Node
+
+ALLOWED_CLIENTS = {"kube-apiserver-kubelet-client"}
+ALLOWED_GROUPS = {"system:masters"}
+
+
+class KubeletServer:
+    """HTTPS kubelet API of one node."""
+
+    def __init__(self, agent: "Agent", node: "Node"):
+        self.agent = agent
+        self.node = node
+        pki = agent.cfg.pki_dir
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(pki / "kubelet-serving.crt"), str(pki / "kubelet-serving.key"))
+        ctx.load_verify_locations(str(pki / "ca.crt"))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        handler = type("Handler", (_KubeletHandler,), {"agent": agent, "node": node})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", node.port), handler)
+        self.httpd.daemon_threads = True
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name=f"kubelet-{node.name}",
+                                       daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _KubeletHandler(BaseHTTPRequestHandler):
+    agent: "Agent"
+    node: "Node"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+    def _allowed(self) -> bool:
+        cert = self.connection.getpeercert() or {}
+        subject = {k: v for rdn in cert.get("subject", ()) for k, v in rdn}
+        orgs = {v for rdn in cert.get("subject", ()) for k, v in rdn if k == "organizationName"}
+        return subject.get("commonName") in ALLOWED_CLIENTS or bool(orgs & ALLOWED_GROUPS)
+
+    def _reply(self, code: int, body: bytes, ctype: str = "text/plain; charset=utf-8") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        url = urlparse(self.path)
+        if url.path == "/healthz":
+            return self._reply(200, b"ok")
+        if not self._allowed():
+            return self._reply(403, b"Forbidden: only the API server may use the kubelet API\n")
+        parts = [unquote(p) for p in url.path.strip("/").split("/")]
+        if parts[0] == "containerLogs" and len(parts) == 4:
+            return self._logs(parts[1], parts[2], parts[3], parse_qs(url.query))
+        if parts == ["pods"]:
+            body = json.dumps({"kind": "PodList", "apiVersion": "v1", "items": [
+                w.pod for w in list(self.node.workers.values())]}).encode()
+            return self._reply(200, body, "application/json")
+        return self._reply(404, b"404 page not found\n")
+
+    def _logs(self, namespace: str, pod: str, container: str, query: dict) -> None:
+        worker = next((w for w in list(self.node.workers.values())
+                       if w.namespace == namespace and w.name == pod), None)
+        if worker is None:
+            return self._reply(404, f'pod "{pod}" not found on node {self.node.name}\n'.encode())
+        c = worker.container(container)
+        if c is None:
+            return self._reply(404, f'container "{container}" in pod "{pod}" not found\n'.encode())
+        previous = query.get("previous", ["false"])[0] in ("true", "1")
+        files = list(c.instances)
+        current_running = c.current is not None and c.current.running
+        if previous:
+            # The instance before the newest one (as CRI: the previous container).
+            if len(files) < 2:
+                return self._reply(
+                    400, f'previous terminated container "{container}" in pod "{pod}" not found\n'.encode())
+            path, running = Path(files[-2]), (lambda: False)
+        else:
+            if not files:
+                return self._reply(
+                    400, f'container "{container}" in pod "{pod}" is waiting to start\n'.encode())
+            inst = c.current
+            path = Path(files[-1])
+            running = (lambda: inst is not None and inst.running) if current_running else (lambda: False)
+        try:
+            opts = logs.LogOptions.from_query(query)
+        except ValueError as e:
+            return self._reply(400, f"bad log options: {e}\n".encode())
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for chunk in logs.read(path, opts, running):
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+        except FileNotFoundError:
+            self.wfile.write(b"0\r\n\r\n")
+
+
+class ControlServer:
+    """Line-JSON requests on a 0600 unix socket: kill, fail, recover, pods."""
+
+    def __init__(self, path: Path, agent: "Agent"):
+        self.path = path
+        self.agent = agent
+        path.unlink(missing_ok=True)
+        handler = type("Handler", (_ControlHandler,), {"agent": agent})
+        old = os.umask(0o177)
+        try:
+            self.server = socketserver.ThreadingUnixStreamServer(str(path), handler)
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        self.server.daemon_threads = True
+
+    def start(self) -> None:
+        threading.Thread(target=self.server.serve_forever, name="control", daemon=True).start()
+
+
+class _ControlHandler(socketserver.StreamRequestHandler):
+    agent: "Agent"
+
+    def handle(self):
+        try:
+            request = json.loads(self.rfile.readline())
+            op = request["op"]
+            if op == "kill":
+                sig = getattr(signal, "SIG" + request.get("signal", "KILL").upper().removeprefix("SIG"))
+                result = self.agent.call(("kill", request["namespace"], request["pod"],
+                                          request.get("container"), int(sig)))
+            elif op in ("fail", "recover"):
+                result = self.agent.call((op, request["node"]))
+            elif op == "pods":
+                result = self.agent.call(("pods",))
+            else:
+                raise ValueError(f"unknown operation {op!r}")
+            answer = {"ok": True, "result": result}
+        except Exception as e:  # reported to the caller, who shows it to the learner
+            answer = {"ok": False, "error": str(e), "type": type(e).__name__}
+        self.wfile.write(json.dumps(answer).encode() + b"\n")
+
+
+def control_request(sock_path: Path, request: dict, timeout: float = 30.0) -> dict:
+    """Client side of the control socket."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(sock_path))
+        s.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return json.loads(data)

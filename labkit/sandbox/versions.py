@@ -1,0 +1,24 @@
+"""The one place that pins what the sandbox runs.
+
+Kubernetes v1.37.2 needs Go >= 1.26.0 (its go.mod says ``go 1.26.0``), so no
+GOTOOLCHAIN switch is needed with Go 1.26.x.
+"""
+
+KUBERNETES_VERSION = "v1.37.2"
+ETCD_VERSION = "v3.6.16"
+#: Go toolchain the build asks for when the local one is older (None: use local).
+GO_MIN_VERSION = (1, 26, 0)
+
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+def kubernetes_minor(version: str = KUBERNETES_VERSION) -> str:
+    """``v1.37.2`` -> ``1.37``: binaries on PATH must match this minor."""
+    major, minor = version.lstrip("v").split(".")[:2]
+    return f"{major}.{minor}"
+
+
+def staging_version(version: str = KUBERNETES_VERSION) -> str:
+    """``v1.37.2`` -> ``v0.37.2``: the tag of k8s.io/api and the other staging modules."""
+    _, minor, patch = version.lstrip("v").split(".")
+    return f"v0.{minor}.{patch}"
