@@ -25,7 +25,18 @@ def _sandbox(args):
 def cmd_build(args) -> int:
     from .sandbox import binaries
 
-    binaries.build(args.components or None)
+    names = args.components or None
+    if args.if_missing:
+        # Reuse what `find` resolves (LABKIT_K8S_BIN, PATH, cache); build only the rest.
+        found = {n: b for n, b in binaries.find_all().items() if not names or n in names}
+        for binary in found.values():
+            if binary is not None:
+                print(f"{binary.name}: {binary.path} ({binary.source})")
+        names = [n for n, b in found.items() if b is None]
+        if not names:
+            print("sandbox binaries ready; nothing to build")
+            return 0
+    binaries.build(names)
     return 0
 
 
@@ -127,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="build the sandbox binaries into ~/.cache/labkit")
     p.add_argument("components", nargs="*", help="etcd, kube-apiserver, ... (default: all)")
+    p.add_argument("--if-missing", action="store_true",
+                   help="build only the components that are not found already")
     p.set_defaults(func=cmd_build)
 
     p = cluster_cmd("up", cmd_up, "start the sandbox cluster (or report the running one)")
