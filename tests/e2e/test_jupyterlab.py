@@ -1,0 +1,67 @@
+"""The course in a real browser: JupyterLab, Run All Cells, widgets and checks on the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from .lab import NotebookPage
+
+REPO = Path(__file__).resolve().parents[2]
+LESSON = "01-pods-and-restart-policies.ipynb"
+
+
+def test_harness_runs_a_scratch_notebook(page, jupyterlab_factory, tmp_path):
+    """JupyterLab serves, Chromium renders a live ipywidget, Run All runs every cell."""
+    root = tmp_path / "scratch"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import ipywidgets\n"
+            "rows = ''.join(f'<tr><td>pod-{i}</td></tr>' for i in range(3))\n"
+            "ipywidgets.HTML(f'<table class=\"scratch\">{rows}</table>')"
+        ),
+        nbformat.v4.new_code_cell("print('✅ scratch')"),
+    ]
+    nbformat.write(nb, root / "scratch.ipynb")
+
+    lab = jupyterlab_factory(root)
+    notebook = NotebookPage(page, lab)
+    notebook.open("scratch.ipynb")
+    notebook.run_all(timeout=60)
+
+    assert notebook.code_cells() == ["[1]:", "[2]:"]
+    assert notebook.errors() == []
+    assert page.locator("table.scratch tr").count() == 3
+    assert "✅ scratch" in page.locator(".jp-OutputArea-output").all_inner_texts()[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_lesson_01_runs_in_jupyterlab(page, jupyterlab_factory, course_copy, sandbox, output_dir):
+    """Lesson 01, Run All in JupyterLab against the session sandbox: pod table rows and a ✅."""
+    assert (REPO / "notebooks" / LESSON).exists(), f"notebooks/{LESSON} is missing"
+    lab = jupyterlab_factory(
+        course_copy,
+        KUBECONFIG=str(sandbox.kubeconfig),
+        LABKIT_CLUSTER=sandbox.name,
+        LABKIT_LEARNER="e2e",
+    )
+    notebook = NotebookPage(page, lab)
+    notebook.open(LESSON)
+    try:
+        notebook.run_all(timeout=900)
+    finally:
+        shot = notebook.screenshot(output_dir / "01-pods-and-restart-policies.png")
+
+    prompts = notebook.code_cells()
+    assert "[ ]:" not in prompts, f"cells that never ran (an earlier cell failed?): {prompts}"
+    assert notebook.errors() == [], notebook.errors()[0][-2000:]
+    rows = page.locator(".labkit-watch tbody tr")
+    assert rows.count() >= 1, "the live pod widget rendered no rows"
+    assert page.get_by_text("✅").count() >= 1, "no check shows ✅"
+    assert shot.stat().st_size > 0
