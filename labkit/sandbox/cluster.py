@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ClusterBusy, ClusterNotRunning, ClusterStartFailed, ClusterStateCorrupt
+from ..errors import (ClusterBusy, ClusterNotRunning, ClusterStartFailed, ClusterStateCorrupt,
+                      LabkitError)
 from ..paths import cluster_dir
 from ..progress import Progress
 from . import binaries, controlplane, health, procs
@@ -40,6 +41,15 @@ class ComponentStatus:
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+def _epoch(stamp: str | None) -> float:
+    """RFC 3339 (``2026-12-03T17:36:24Z``) to epoch seconds; 0 when absent."""
+    if not stamp:
+        return 0.0
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 class Sandbox:
@@ -109,7 +119,7 @@ class Sandbox:
     def up(self, nodes: int | None = None, *, wait: bool = True) -> ClusterConfig:
         """Start the cluster (or report the running one) and wait until it is usable."""
         if nodes is not None and not 1 <= nodes <= MAX_NODES:
-            raise ValueError(f"--nodes must be between 1 and {MAX_NODES}, not {nodes}")
+            raise LabkitError(f"--nodes must be between 1 and {MAX_NODES}, not {nodes}")
         started = time.monotonic()
         with self._lock():
             cfg = self.config()
@@ -171,11 +181,14 @@ class Sandbox:
         """Wait for /readyz, the default ServiceAccount and every node Ready."""
         ctx = health.tls_context(cfg.pki_dir / "ca.crt", cfg.pki_dir / "admin.crt",
                                  cfg.pki_dir / "admin.key")
+        # A Node object kept in etcd says Ready from the last run: only a heartbeat
+        # from this supervisor's agent counts.
+        fresh_since = float(self.state().get("started", 0)) - 1.0
         steps = [
             ("API server ready", lambda: health.get(cfg.ports.apiserver, "/readyz", ctx)[0] == 200),
             ("default ServiceAccount", lambda: health.get_json(
                 cfg.ports.apiserver, "/api/v1/namespaces/default/serviceaccounts/default", ctx) is not None),
-            (f"{cfg.nodes} node(s) Ready", lambda: self._nodes_ready(cfg, ctx)),
+            (f"{cfg.nodes} node(s) Ready", lambda: self._nodes_ready(cfg, ctx, fresh_since)),
         ]
         deadline = time.monotonic() + READY_TIMEOUT
         for label, probe in steps:
@@ -189,16 +202,17 @@ class Sandbox:
         self.progress.done(f"cluster '{self.name}' ready", time.monotonic() - started)
 
     @staticmethod
-    def _nodes_ready(cfg: ClusterConfig, ctx) -> bool:
+    def _nodes_ready(cfg: ClusterConfig, ctx, fresh_since: float = 0.0) -> bool:
+        """Every node Ready, with a heartbeat no older than ``fresh_since`` (epoch seconds)."""
         nodes = health.get_json(cfg.ports.apiserver, "/api/v1/nodes", ctx)
         if not nodes:
             return False
-        ready = {
-            n["metadata"]["name"]
-            for n in nodes["items"]
-            if any(c["type"] == "Ready" and c["status"] == "True"
-                   for c in n.get("status", {}).get("conditions", []))
-        }
+        ready = set()
+        for n in nodes["items"]:
+            for c in n.get("status", {}).get("conditions", []):
+                if c["type"] == "Ready" and c["status"] == "True" \
+                        and _epoch(c.get("lastHeartbeatTime")) >= fresh_since:
+                    ready.add(n["metadata"]["name"])
         return set(cfg.node_names()) <= ready
 
     def _failure_report(self, what: str) -> str:

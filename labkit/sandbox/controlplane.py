@@ -137,7 +137,7 @@ def scheduler(cfg: ClusterConfig, pki: pki_mod.ClusterPKI, binary: Path) -> Comp
 
 
 def node_agent(cfg: ClusterConfig) -> Component:
-    return Component("node-agent", [sys.executable, "-m", "labkit.sandbox.node", cfg.name])
+    return Component("node-agent", [sys.executable, "-m", "labkit.sandbox.node", str(cfg.dir)])
 
 
 def components(cfg: ClusterConfig, pki: pki_mod.ClusterPKI, binaries: dict[str, Path]) -> list[Component]:

@@ -39,6 +39,7 @@ class Supervisor:
         self.next_start: dict[str, float] = {}
         self.started_at: dict[str, float] = {}
         self.stopping = False
+        self.created = time.time()
         (state_dir / "logs").mkdir(parents=True, exist_ok=True)
 
     # -- state file ------------------------------------------------------------
@@ -47,6 +48,7 @@ class Supervisor:
             "id": self.cluster_id,
             "supervisor": os.getpid(),
             "phase": phase,
+            "started": self.created,
             "components": {
                 c["name"]: {
                     "pid": self.procs[c["name"]].pid if c["name"] in self.procs else None,

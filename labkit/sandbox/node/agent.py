@@ -74,7 +74,7 @@ class Agent:
         self.shims = images.shim_dir(self.dir)
         self.nodes: dict[str, Node] = {}
         for name, port in zip(cfg.node_names(), cfg.ports.kubelets):
-            client = NodeClient(cfg.pki_dir / f"{name}.kubeconfig")
+            client = NodeClient(cfg.server, cfg.pki_dir, name)
             self.nodes[name] = Node(name, port, self.dir / name, client)
         self.crash_backoff = Backoff()
         self.pull_backoff = Backoff()
@@ -415,8 +415,7 @@ class Agent:
             inst.log.feed(stream, data)
             return
         self.selector.unregister(fd)
-        os.close(fd)
-        inst.pipes.pop(fd, None)
+        runtime.close_pipe(inst, fd)
         inst.log.close_stream(stream)
         if not inst.pipes and not inst.running:
             inst.log.close()
@@ -434,9 +433,7 @@ class Agent:
                     break
                 inst.log.feed(stream, data)
         runtime.reap(inst)
-        for fd in list(inst.pipes):
-            # Pipes still open belong to grandchildren; keep pumping until they close.
-            pass
+        # Pipes still open belong to grandchildren: they stay registered until EOF.
         if not inst.pipes:
             inst.log.close()
         (worker.dir / c.name / "pid").unlink(missing_ok=True)
@@ -687,8 +684,7 @@ class Agent:
                 self.selector.unregister(inst.pidfd)
                 for fd in list(inst.pipes):
                     self.selector.unregister(fd)
-                    os.close(fd)
-                inst.pipes.clear()
+                    runtime.close_pipe(inst, fd)
                 inst.proc.wait(max(0.1, deadline - time.time()))
                 runtime.reap(inst)
                 inst.log.close()
@@ -798,4 +794,8 @@ def _os_image() -> str:
 
 
 def main(argv: list[str]) -> int:
-    return Agent(argv[1] if len(argv) > 1 else "labkit").run()
+    """``python -m labkit.sandbox.node <state dir>``."""
+    state_dir = Path(argv[1]).resolve()
+    # Everything in this process resolves cluster paths the same way as its supervisor.
+    os.environ["LABKIT_HOME"] = str(state_dir.parent)
+    return Agent(state_dir.name).run()

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
@@ -19,9 +19,15 @@ from kubernetes.watch.watch import iter_resp_lines
 class NodeClient:
     """Thin JSON-in/JSON-out wrapper over the official client for one node identity."""
 
-    def __init__(self, kubeconfig: Path):
+    def __init__(self, server: str, pki_dir: Path, node: str):
+        # Certificates are read from the cluster's PKI folder, not from temporary
+        # copies as the kubeconfig loader makes: those can vanish under a long-lived agent.
         cfg = client.Configuration()
-        config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
+        cfg.host = server
+        cfg.ssl_ca_cert = str(pki_dir / "ca.crt")
+        cfg.cert_file = str(pki_dir / f"node-{node}.crt")
+        cfg.key_file = str(pki_dir / f"node-{node}.key")
+        cfg.verify_ssl = True
         cfg.connection_pool_maxsize = 8
         self.api = client.ApiClient(cfg)
         self.core = client.CoreV1Api(self.api)

@@ -67,6 +67,7 @@ class Instance:
     log: LogWriter
     pidfd: int
     pipes: dict[int, str] = field(default_factory=dict)  # fd -> "stdout"/"stderr"
+    files: dict[int, object] = field(default_factory=dict)  # fd -> the file object that owns it
     termination: Termination | None = None
     kill_reason: str | None = None
 
@@ -110,7 +111,16 @@ def start(argv: list[str], *, env: dict[str, str], cwd: Path, log_path: Path) ->
         pidfd=os.pidfd_open(proc.pid),
     )
     instance.pipes = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+    instance.files = {proc.stdout.fileno(): proc.stdout, proc.stderr.fileno(): proc.stderr}
     return instance
+
+
+def close_pipe(instance: Instance, fd: int) -> None:
+    """Close a pipe through the file object that owns it (never a bare fd, which may be reused)."""
+    instance.pipes.pop(fd, None)
+    owner = instance.files.pop(fd, None)
+    if owner is not None:
+        owner.close()
 
 
 def _container_setup() -> None:
