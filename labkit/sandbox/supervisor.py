@@ -65,6 +65,7 @@ class Supervisor:
     # -- running ---------------------------------------------------------------
     def _env(self, name: str) -> dict[str, str]:
         env = dict(os.environ)
+        env.pop("LABKIT_SUPERVISES", None)  # only the supervisor itself carries it
         env[procs.MARKER] = self.cluster_id
         env["LABKIT_ROLE"] = name
         env["LABKIT_STATE_DIR"] = str(self.dir)
