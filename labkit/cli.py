@@ -53,7 +53,7 @@ def cmd_up(args) -> int:
         from .sandbox.merge import merge_into_default
 
         target = merge_into_default(cfg)
-        print(f"Merged context '{cfg.name}' into {target}")
+        print(f"Merged context '{cfg.name}' into {target} and made it the current context")
     return 0
 
 

@@ -23,14 +23,40 @@ from .conftest import component_pids, kubeconfig_client, labkit_cli
 pytestmark = pytest.mark.slow
 
 
-def test_up_is_idempotent(own_cluster):
+def test_up_is_idempotent_and_leaves_the_users_kubeconfig_alone(own_cluster, tmp_path):
+    from labkit.paths import cache_root
+
     before = own_cluster.supervisor_pid()
     pids = component_pids(own_cluster)
-    result = labkit_cli("up", "--name", own_cluster.name)
+    env = dict(os.environ, HOME=str(tmp_path), LABKIT_CACHE=str(cache_root()))
+    env.pop("KUBECONFIG", None)
+    result = labkit_cli("up", "--name", own_cluster.name, env=env)
     assert result.returncode == 0, result.stderr
     assert "already running" in result.stderr
+    assert not (tmp_path / ".kube").exists()
     assert own_cluster.supervisor_pid() == before
     assert component_pids(own_cluster) == pids
+
+
+def test_merge_kubeconfig_adds_a_context_and_keeps_the_others(own_cluster, tmp_path):
+    import yaml
+
+    from labkit.paths import cache_root
+
+    kube = tmp_path / ".kube"
+    kube.mkdir()
+    (kube / "config").write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "work",
+        "clusters": [{"name": "work", "cluster": {"server": "https://work.example:6443"}}],
+        "users": [{"name": "me", "user": {"token": "t"}}],
+        "contexts": [{"name": "work", "context": {"cluster": "work", "user": "me"}}]}))
+    env = dict(os.environ, HOME=str(tmp_path), LABKIT_CACHE=str(cache_root()))
+    result = labkit_cli("up", "--name", own_cluster.name, "--merge-kubeconfig", env=env)
+    assert result.returncode == 0, result.stderr
+    merged = yaml.safe_load((kube / "config").read_text())
+    assert {c["name"] for c in merged["contexts"]} == {"work", own_cluster.name}
+    assert merged["current-context"] == own_cluster.name
+    assert oct((kube / "config").stat().st_mode & 0o777) == "0o600"
 
 
 def test_status_reports_every_component(own_cluster):
@@ -198,3 +224,33 @@ def test_a_corrupted_state_is_reported_with_the_fix(private_home):
 
 def _all_pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit() and procs.alive(int(p))]
+
+
+def test_the_agent_survives_an_apiserver_restart(own_cluster):
+    """Watches break when the API server dies; the agent re-lists and carries on."""
+    core = kubeconfig_client(own_cluster.kubeconfig)
+    core.create_namespaced_pod("default", {
+        "metadata": {"name": "before"},
+        "spec": {"restartPolicy": "Never",
+                 "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "2"]}]}})
+    wait_for(lambda: core.read_namespaced_pod("before", "default").status.phase == "Running", what="running")
+    apiserver = component_pids(own_cluster)["kube-apiserver"]
+    os.kill(apiserver, signal.SIGKILL)
+    wait_for(lambda: component_pids(own_cluster)["kube-apiserver"] not in (None, apiserver),
+             timeout=30, what="the supervisor to restart the API server")
+
+    def phase(name):
+        try:
+            return core.read_namespaced_pod(name, "default").status.phase
+        except Exception:
+            return None
+    # The pod finished while the API server was away: its final status still arrives.
+    wait_for(lambda: phase("before") == "Succeeded", timeout=60, what="status reported after the restart")
+    core.create_namespaced_pod("default", {
+        "metadata": {"name": "after"},
+        "spec": {"restartPolicy": "Never",
+                 "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}})
+    wait_for(lambda: phase("after") == "Succeeded", timeout=60, what="a new pod to run")
+    assert own_cluster.state()["components"]["node-agent"]["restarts"] == 0
+    for name in ("before", "after"):
+        core.delete_namespaced_pod(name, "default")
