@@ -71,3 +71,18 @@ def test_nodes_out_of_range_are_refused():
     result = labkit_cli("up", "--name", "toomany", "--nodes", "0")
     assert result.returncode != 0
     assert "--nodes must be between 1 and" in result.stderr
+
+
+def test_a_failed_build_shows_gos_error_and_how_to_retry(tmp_path):
+    if not shutil.which("go"):
+        import pytest
+
+        pytest.skip("needs Go")
+    env = dict(os.environ, LABKIT_CACHE=str(tmp_path / "cache"), GOPROXY="off",
+               GOMODCACHE=str(tmp_path / "modcache"), GOFLAGS="-mod=mod")
+    result = labkit_cli("build", "etcd", env=env, timeout=120)
+    assert result.returncode == 1
+    assert "failed (exit" in result.stderr
+    assert "GOPROXY=off" in result.stderr or "module lookup disabled" in result.stderr
+    assert "retry with `labkit build`" in result.stderr
+    assert not list((tmp_path / "cache").glob("k8s/*/etcd"))

@@ -162,3 +162,19 @@ def _cmdline(pid: int) -> list[str]:
             return [f.read().decode(errors="replace")]
     except OSError:
         return []
+
+
+def test_deleting_a_namespace_stops_its_pods(core, namespace, sandbox):
+    from labkit.sandbox import procs
+
+    core.create_namespaced_pod(namespace, {
+        "metadata": {"name": "doomed"},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"]}]}})
+    wait_for(lambda: core.read_namespaced_pod("doomed", namespace).status.phase == "Running", what="running")
+    dirs = _pod_dirs(sandbox, namespace)
+    assert dirs
+    core.delete_namespace(namespace)
+    wait_for(lambda: not any(d.exists() for d in dirs), timeout=60, what="the pod's folder removed")
+    cluster_id = sandbox.config().id
+    assert [p for p in procs.marked(cluster_id, role="container")
+            if namespace in " ".join(_cmdline(p))] == []
