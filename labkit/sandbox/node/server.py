@@ -30,6 +30,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ALLOWED_CLIENTS = {"kube-apiserver-kubelet-client"}
 ALLOWED_GROUPS = {"system:masters"}
+UNSUPPORTED = {"exec": "kubectl exec", "attach": "kubectl attach", "portForward": "kubectl port-forward",
+               "run": "kubectl exec", "cri": "kubectl exec"}
+UNSUPPORTED_MESSAGE = (
+    "{what} is not available in the labkit sandbox: its containers are local processes without a "
+    "container runtime. Use `kubectl logs`, `labkit kill`, or run the course on minikube for this.\n"
+)
 
 
 class KubeletServer:
@@ -79,6 +85,14 @@ class _KubeletHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):  # noqa: N802 - exec/attach/port-forward arrive as POST upgrades
+        url = urlparse(self.path)
+        first = url.path.strip("/").split("/")[0]
+        if not self._allowed():
+            return self._reply(403, b"Forbidden: only the API server may use the kubelet API\n")
+        what = UNSUPPORTED.get(first, url.path)
+        return self._reply(400, UNSUPPORTED_MESSAGE.format(what=what).encode())
+
     def do_GET(self):  # noqa: N802 - http.server's naming
         url = urlparse(self.path)
         if url.path == "/healthz":
@@ -88,6 +102,8 @@ class _KubeletHandler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         if parts[0] == "containerLogs" and len(parts) == 4:
             return self._logs(parts[1], parts[2], parts[3], parse_qs(url.query))
+        if parts[0] in UNSUPPORTED:
+            return self._reply(400, UNSUPPORTED_MESSAGE.format(what=UNSUPPORTED[parts[0]]).encode())
         if parts == ["pods"]:
             body = json.dumps({"kind": "PodList", "apiVersion": "v1", "items": [
                 w.pod for w in list(self.node.workers.values())]}).encode()
