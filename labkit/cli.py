@@ -125,6 +125,35 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from . import doctor
+
+    text, problems = doctor.report(doctor.run())
+    print(text)
+    return 1 if problems else 0
+
+
+def cmd_check(args) -> int:
+    from . import nbcheck
+
+    if args.name:
+        os.environ["LABKIT_CLUSTER"] = args.name
+    results = nbcheck.run(args.exercise, backend=args.backend, timeout=args.timeout)
+    for result in results:
+        print(result.line)
+    return 0 if results and all(r.passed for r in results) else 1
+
+
+def cmd_progress(args) -> int:
+    from . import progress_file
+
+    if args.json:
+        print(json.dumps(progress_file.summary(), indent=2))
+    else:
+        print(progress_file.table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +200,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = cluster_cmd("bench", cmd_bench, "measure start-up or pod latency, JSON out")
     p.add_argument("what", choices=["startup", "pods"])
     p.add_argument("--json", action="store_true", help="one line of JSON")
+
+    p = sub.add_parser("doctor", help="check this machine: packages, kubectl, sandbox binaries, ports")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("check", help="run an exercise's checks from a terminal, e.g. `labkit check 03.2`")
+    p.add_argument("exercise", help="exercise id (03.2), or a notebook number (03) for all its checks")
+    p.add_argument("--backend", default="auto", choices=["auto", "sandbox", "minikube", "kubeconfig"])
+    p.add_argument("--name", default=None, help="sandbox cluster name (default: $LABKIT_CLUSTER or labkit)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="wait at most this many seconds per check (default: the notebook's own)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("progress", help="show which exercises passed (the progress file as a table)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_progress)
 
     return parser
 

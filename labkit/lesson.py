@@ -290,7 +290,7 @@ class Lesson:
         return Said(out)
 
     # -- views -----------------------------------------------------------------------------
-    def watch(self, kind: str = "pods", *, seconds: float | None = None):
+    def watch(self, kind: str = "pods", *, seconds: float | None = None, live: bool | None = None):
         """A live table of the lesson's pods (NAME READY STATUS RESTARTS AGE).
 
         In a live Jupyter kernel this is a widget updated from the watch API
@@ -303,7 +303,7 @@ class Lesson:
         """
         from .widgets import watch
 
-        return watch(self, kind, seconds=seconds)
+        return watch(self, kind, seconds=seconds, live=live)
 
     def timeline(self, job: str):
         """A matplotlib figure of a Job's pods over time: one bar per attempt, coloured by outcome.

@@ -164,6 +164,12 @@ _PLAIN = [
 ]
 
 
+def _first_part(message: str, limit: int = 160) -> str:
+    """The API's message without its examples, regexes and diffs."""
+    text = message.split("\n")[0].split(" (e.g. ")[0].strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _causes(body: dict) -> list[dict]:
     causes = (body.get("details") or {}).get("causes") or []
     return causes or [{"field": "", "message": body.get("message", "")}]
@@ -198,8 +204,14 @@ def explain(e, ref: str, kind: str = "") -> ApiRejected:
             words = plain_words(kind, field, cause.get("message", ""))
             lines.append(f"  {field or '(object)'}: {words}")
             if words != cause.get("message"):
-                lines.append(f"      (the API said: {cause.get('message', '')})")
+                lines.append(f"      (the API said: {_first_part(cause.get('message', ''))})")
         return ApiRejected(f"{ref} was rejected by the API server:\n" + "\n".join(lines))
+    if "field not declared in schema" in message:
+        # Server-side apply reports an unknown field as a 500 with the field's path.
+        paths = re.findall(r"(\.[^\s:]+): field not declared in schema", message)
+        where = ", ".join(p.lstrip(".") for p in paths) or message
+        return ApiRejected(f"{ref} was rejected: unknown field {where}. Check the spelling and the "
+                           "indentation (field names are case-sensitive).")
     if status == 409:
         return ApiRejected(f"{ref}: {message}. Another tool manages these fields; delete the object and "
                            "apply again.")
@@ -216,18 +228,27 @@ def _resource(api: Api, obj: dict):
     from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
     try:
-        return api.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        res = api.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        if res.group_version != obj["apiVersion"]:
+            raise ManifestError(f"{obj['kind']}/{obj['metadata'].get('name')}: kind {res.kind} is in "
+                                f"apiVersion {res.group_version}, not {obj['apiVersion']}: write "
+                                f"apiVersion: {res.group_version}")
+        return res
     except ResourceNotFoundError as e:
         from .client import resolve_kind
 
-        hint = ""
         try:
             known = resolve_kind(obj["kind"], api.dynamic)
-            hint = f" The cluster has {known.kind} in apiVersion {known.api_version}."
-        except LabkitError as le:
-            hint = f" ({le})"
-        raise ManifestError(f"the cluster does not know kind {obj['kind']} in apiVersion "
-                            f"{obj['apiVersion']}.{hint}") from e
+            hint = f"write apiVersion: {known.api_version} for kind {known.kind}"
+        except LabkitError:
+            import difflib
+
+            from .client import _KNOWN
+
+            close = difflib.get_close_matches(obj["kind"], list(_KNOWN), n=1, cutoff=0.5)
+            hint = f"did you mean kind: {close[0]}?" if close else "check the kind's spelling (e.g. Pod, Job)"
+        raise ManifestError(f"{obj['kind']}/{obj['metadata'].get('name')}: the cluster has no kind "
+                            f"'{obj['kind']}' in apiVersion {obj['apiVersion']}: {hint}") from e
 
 
 def apply_one(api: Api, obj: dict, namespace: str) -> tuple[dict, str]:

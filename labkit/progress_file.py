@@ -68,7 +68,7 @@ def entries() -> list[dict]:
 
 
 def _exercise_key(exercise: str):
-    return [int(p) if p.isdigit() else p for p in exercise.replace("-", ".").split(".")]
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in exercise.replace("-", ".").split(".")]
 
 
 def summary() -> list[dict]:
@@ -89,7 +89,7 @@ def table() -> str:
     if not rows:
         return f"no checks recorded yet ({progress_path()})"
     head = ("EXERCISE", "DONE", "LAST", "ATTEMPTS", "LAST RUN (UTC)")
-    body = [(r["exercise"], "✅" if r["passed"] else "❌", r["last"], str(r["attempts"]),
+    body = [(r["exercise"], "yes" if r["passed"] else "no", r["last"], str(r["attempts"]),
              r["time"].replace("T", " ").rstrip("Z")) for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
     lines = ["   ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
