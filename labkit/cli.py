@@ -154,6 +154,41 @@ def cmd_progress(args) -> int:
     return 0
 
 
+# -- course: run the notebooks headless, record their outputs (labkit/course.py) ----------------
+def cmd_course(args) -> int:
+    only = [o for part in (args.only or []) for o in part.split(",")] or None
+    if args.action == "record":
+        from .course_record import record
+
+        record(only=only, backend=args.backend, name=args.name, cell_timeout=args.cell_timeout or 300)
+        return 0
+    from . import course
+
+    runs = course.run(only=only, fast=args.fast, starter=args.starter, backend=args.backend,
+                      name=args.name, output=args.output,
+                      cell_timeout=args.cell_timeout or course.DEFAULT_CELL_TIMEOUT)
+    return 0 if all(r.ok for r in runs) else 1
+
+
+def add_course_parser(sub) -> None:
+    p = sub.add_parser("course", help="run the course's notebooks headless (or record their outputs)",
+                       description="run: execute notebooks/NN-*.ipynb with the solutions, one line per check "
+                       "and 'N passed, M failed'. record: store fresh CI-mode outputs in the notebooks for nbval.")
+    p.add_argument("action", choices=["run", "record"])
+    p.add_argument("--only", action="append", help="notebook number(s), e.g. --only 02 or --only 01,03")
+    p.add_argument("--fast", action="store_true", help="CI parameters (LABKIT_FAST=1 in the kernel)")
+    p.add_argument("--starter", action="store_true",
+                   help="run without the solutions: exercise checks are expected to fail")
+    p.add_argument("--output", type=Path, default=None,
+                   help="folder for the executed notebooks (default notebooks/_executed)")
+    p.add_argument("--cell-timeout", type=float, default=None,
+                   help="seconds a cell may run (default 600; 300 for record)")
+    p.add_argument("--backend", default="auto", choices=["auto", "sandbox", "minikube", "kubeconfig"])
+    p.add_argument("--name", default=None, help="sandbox cluster name (default: $LABKIT_CLUSTER or labkit)")
+    p.set_defaults(func=cmd_course)
+# -- end course ---------------------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -216,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_progress)
 
+    add_course_parser(sub)
     return parser
 
 
