@@ -36,7 +36,7 @@ def cmd_build(args) -> int:
         if not names:
             print("sandbox binaries ready; nothing to build")
             return 0
-    binaries.build(names)
+    binaries.build(names, only_missing=args.if_missing)
     return 0
 
 

@@ -10,6 +10,8 @@ Resolution order (first hit wins, per binary):
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -92,7 +94,7 @@ def ensure(progress: Progress | None = None) -> dict[str, Path]:
     found = find_all()
     missing = [name for name, binary in found.items() if binary is None]
     if missing:
-        build(missing, progress=progress)
+        build(missing, progress=progress, only_missing=True)
         found = find_all()
     still = [name for name, binary in found.items() if binary is None]
     if still:
@@ -198,14 +200,39 @@ def _write_etcd_module(workdir: Path) -> None:
     )
 
 
-def build(names: list[str] | None = None, progress: Progress | None = None) -> Path:
+@contextlib.contextmanager
+def _build_lock(progress: Progress):
+    """One build at a time per cache: two `labkit up` at once must not clobber each other's output."""
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "build.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress.say("another labkit build is running; waiting for it to finish …")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def build(names: list[str] | None = None, progress: Progress | None = None, *,
+          only_missing: bool = False) -> Path:
     """Build the named components (default: all) into the user cache.
 
     Each binary is built into a temporary name and renamed into place, so an
     interrupted build never leaves a half-written binary that `find` accepts.
+    With ``only_missing``, what a concurrent build finished meanwhile is reused.
     """
-    names = list(names or versions.COMPONENTS)
     progress = progress or Progress()
+    with _build_lock(progress):
+        if only_missing:
+            names = [n for n in (names or versions.COMPONENTS) if not (cache_dir() / n).exists()]
+            if not names:
+                progress.say(f"binaries ready in {cache_dir()}")
+                return cache_dir()
+        return _build_locked(list(names or versions.COMPONENTS), progress)
+
+
+def _build_locked(names: list[str], progress: Progress) -> Path:
     go = go_executable()
     env = _go_env(go)
     out = cache_dir()
