@@ -100,16 +100,23 @@ def apiserver(cfg: ClusterConfig, pki: pki_mod.ClusterPKI, binary: Path) -> Comp
     ])
 
 
-def controller_manager(cfg: ClusterConfig, pki: pki_mod.ClusterPKI, binary: Path) -> Component:
-    kubeconfig = cfg.pki_dir / "controller-manager.kubeconfig"
-    return Component("kube-controller-manager", [
-        str(binary),
+def _client_and_serving(kubeconfig: Path, port: int) -> list[str]:
+    """Flags the controller-manager and the scheduler share: identity, delegated auth, loopback port."""
+    return [
         f"--kubeconfig={kubeconfig}",
         f"--authentication-kubeconfig={kubeconfig}",
         f"--authorization-kubeconfig={kubeconfig}",
         "--bind-address=127.0.0.1",
-        f"--secure-port={cfg.ports.controller_manager}",
+        f"--secure-port={port}",
         "--leader-elect=false",
+        "--profiling=false",
+    ]
+
+
+def controller_manager(cfg: ClusterConfig, pki: pki_mod.ClusterPKI, binary: Path) -> Component:
+    return Component("kube-controller-manager", [
+        str(binary),
+        *_client_and_serving(cfg.pki_dir / "controller-manager.kubeconfig", cfg.ports.controller_manager),
         "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki.sa_key}",
         f"--root-ca-file={pki.ca.cert}",
@@ -122,21 +129,13 @@ def controller_manager(cfg: ClusterConfig, pki: pki_mod.ClusterPKI, binary: Path
         # slows the start of the controllers, which each fetch their own credentials.
         "--kube-api-qps=200",
         "--kube-api-burst=400",
-        "--profiling=false",
     ])
 
 
 def scheduler(cfg: ClusterConfig, pki: pki_mod.ClusterPKI, binary: Path) -> Component:
-    kubeconfig = cfg.pki_dir / "scheduler.kubeconfig"
     return Component("kube-scheduler", [
         str(binary),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        "--bind-address=127.0.0.1",
-        f"--secure-port={cfg.ports.scheduler}",
-        "--leader-elect=false",
-        "--profiling=false",
+        *_client_and_serving(cfg.pki_dir / "scheduler.kubeconfig", cfg.ports.scheduler),
     ])
 
 

@@ -60,3 +60,10 @@ def kubeconfig_client(path: Path):
     cfg = client.Configuration()
     config.load_kube_config(config_file=str(path), client_configuration=cfg)
     return client.CoreV1Api(client.ApiClient(cfg))
+
+
+def busybox_pod(name: str, command: list[str], policy: str = "Always") -> dict:
+    """A one-container busybox pod (the sandbox runs it with the host's sh)."""
+    return {"metadata": {"name": name},
+            "spec": {"restartPolicy": policy,
+                     "containers": [{"name": "c", "image": "busybox", "command": command}]}}

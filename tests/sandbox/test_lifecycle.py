@@ -18,7 +18,7 @@ from labkit.sandbox import procs
 from labkit.sandbox.cluster import Sandbox
 
 from ..conftest import wait_for
-from .conftest import component_pids, kubeconfig_client, labkit_cli
+from .conftest import busybox_pod, component_pids, kubeconfig_client, labkit_cli
 
 pytestmark = pytest.mark.slow
 
@@ -100,11 +100,7 @@ def test_down_up_keeps_objects_and_leaves_no_process(own_cluster):
     name = f"keep-{uuid.uuid4().hex[:6]}"
     core.create_namespaced_config_map("default", {"metadata": {"name": name}, "data": {"k": "v"}})
     # A running pod whose container forks a grandchild: the hardest process to clean up.
-    core.create_namespaced_pod("default", {
-        "metadata": {"name": "sleeper"},
-        "spec": {"containers": [{"name": "c", "image": "busybox",
-                                 "command": ["sh", "-c", "sleep 300 & sleep 300"]}]},
-    })
+    core.create_namespaced_pod("default", busybox_pod("sleeper", ["sh", "-c", "sleep 300 & sleep 300"]))
     wait_for(lambda: core.read_namespaced_pod("sleeper", "default").status.phase == "Running",
              what="sleeper Running")
     cluster_id = own_cluster.config().id
@@ -157,11 +153,7 @@ def test_a_killed_supervisor_takes_its_components_along(own_cluster):
 def test_a_killed_agent_leaves_no_container_and_reports_lost_ones(own_cluster):
     """The supervisor restarts the agent; it reports lost containers as a rebooted kubelet does."""
     core = kubeconfig_client(own_cluster.kubeconfig)
-    core.create_namespaced_pod("default", {
-        "metadata": {"name": "survivor"},
-        "spec": {"containers": [{"name": "c", "image": "busybox",
-                                 "command": ["sh", "-c", "sleep 300 & sleep 300"]}]},
-    })
+    core.create_namespaced_pod("default", busybox_pod("survivor", ["sh", "-c", "sleep 300 & sleep 300"]))
     wait_for(lambda: core.read_namespaced_pod("survivor", "default").status.phase == "Running",
              what="survivor Running")
     cluster_id = own_cluster.config().id
@@ -229,10 +221,7 @@ def _all_pids() -> list[int]:
 def test_the_agent_survives_an_apiserver_restart(own_cluster):
     """Watches break when the API server dies; the agent re-lists and carries on."""
     core = kubeconfig_client(own_cluster.kubeconfig)
-    core.create_namespaced_pod("default", {
-        "metadata": {"name": "before"},
-        "spec": {"restartPolicy": "Never",
-                 "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "2"]}]}})
+    core.create_namespaced_pod("default", busybox_pod("before", ["sleep", "2"], "Never"))
     wait_for(lambda: core.read_namespaced_pod("before", "default").status.phase == "Running", what="running")
     apiserver = component_pids(own_cluster)["kube-apiserver"]
     agent_restarts = own_cluster.state()["components"]["node-agent"]["restarts"]
@@ -247,10 +236,7 @@ def test_the_agent_survives_an_apiserver_restart(own_cluster):
             return None
     # The pod finished while the API server was away: its final status still arrives.
     wait_for(lambda: phase("before") == "Succeeded", timeout=60, what="status reported after the restart")
-    core.create_namespaced_pod("default", {
-        "metadata": {"name": "after"},
-        "spec": {"restartPolicy": "Never",
-                 "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}})
+    core.create_namespaced_pod("default", busybox_pod("after", ["true"], "Never"))
     wait_for(lambda: phase("after") == "Succeeded", timeout=60, what="a new pod to run")
     assert own_cluster.state()["components"]["node-agent"]["restarts"] == agent_restarts
     for name in ("before", "after"):

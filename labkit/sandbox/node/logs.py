@@ -10,7 +10,6 @@ a partial chunk. The reader implements the kubelet API's options
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +117,7 @@ def _render(stamp: str, text: bytes, full: bool, opts: LogOptions) -> bytes:
 
 def read(path: Path, opts: LogOptions, still_running: Callable[[], bool]) -> Iterator[bytes]:
     """Yield the log as kubectl expects it, following while the instance runs."""
-    budget = opts.limit_bytes
+    budget = [opts.limit_bytes]  # bytes left to send (None: no limit), shared by both phases
     wanted = {"Stdout": "stdout", "Stderr": "stderr"}.get(opts.stream or "", None)
 
     def select(raw_lines: list[bytes]) -> list[bytes]:
@@ -144,14 +143,9 @@ def read(path: Path, opts: LogOptions, still_running: Callable[[], bool]) -> Ite
         chunks = select(lines)
         if opts.tail_lines is not None:
             chunks = chunks[-opts.tail_lines:] if opts.tail_lines else []
-        for chunk in chunks:
-            if budget is not None:
-                if budget <= 0:
-                    return
-                chunk = chunk[:budget]
-                budget -= len(chunk)
+        for chunk in _within(budget, chunks):
             yield chunk
-        if not opts.follow:
+        if not opts.follow or budget[0] == 0:
             return
         idle_after_exit = 0
         while True:
@@ -160,13 +154,10 @@ def read(path: Path, opts: LogOptions, still_running: Callable[[], bool]) -> Ite
                 data = partial + more
                 lines = data.splitlines(keepends=True)
                 partial = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
-                for chunk in select(lines):
-                    if budget is not None:
-                        if budget <= 0:
-                            return
-                        chunk = chunk[:budget]
-                        budget -= len(chunk)
+                for chunk in _within(budget, select(lines)):
                     yield chunk
+                if budget[0] == 0:
+                    return
                 continue
             if not still_running():
                 # The pipes may hold a last line: read a few more times, then stop.
@@ -176,8 +167,12 @@ def read(path: Path, opts: LogOptions, still_running: Callable[[], bool]) -> Ite
             time.sleep(0.1)
 
 
-def file_size(path: Path) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
+def _within(budget: list, chunks: list[bytes]) -> Iterator[bytes]:
+    """Yield chunks until ``budget[0]`` bytes are spent (``limitBytes``), trimming the last one."""
+    for chunk in chunks:
+        if budget[0] is not None:
+            if budget[0] <= 0:
+                return
+            chunk = chunk[:budget[0]]
+            budget[0] -= len(chunk)
+        yield chunk
