@@ -133,12 +133,13 @@ def check_lines(nb) -> list[tuple[str, bool, str]]:
 
 
 def first_error(nb) -> str | None:
-    """Where and why the executed notebook stopped: "cell 7: ValueError: …", else None."""
-    for i, cell in enumerate(nb.cells):
+    """Why the executed notebook stopped, named as papermill's banner does: "In [2]: ValueError: …"."""
+    for cell in nb.cells:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 value = str(out.get("evalue", "")).strip().splitlines()
-                return f"cell {i}: {out.get('ename')}: {value[0] if value else ''}".rstrip(": ")
+                where = f"In [{cell.get('execution_count')}]"
+                return f"{where}: {out.get('ename')}: {value[0] if value else ''}".rstrip(": ")
     return None
 
 
@@ -194,9 +195,13 @@ def execute(nb, output: Path, *, cwd: Path, cell_timeout: float, parameters: dic
     A cell that raises or runs out of time stops the run; papermill then marks
     that cell and puts a banner at the top of the saved notebook.
     """
+    import logging
+
     import nbformat
     import papermill
 
+    # papermill warns about parameter lines it cannot parse (our `if LABKIT_FAST` override): noise here
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         executed = papermill.execute_notebook(
@@ -206,7 +211,7 @@ def execute(nb, output: Path, *, cwd: Path, cell_timeout: float, parameters: dic
         return executed, None
     except papermill.PapermillExecutionError as e:
         executed = nbformat.read(str(output), as_version=4)
-        return executed, first_error(executed) or f"cell {e.cell_index}: {e.ename}: {e.evalue}"
+        return executed, first_error(executed) or f"In [{e.exec_count}]: {e.ename}: {e.evalue}"
     except Exception as e:  # kernel died, could not start, …: keep what was saved
         executed = nbformat.read(str(output), as_version=4) if output.exists() else nb
         return executed, f"{type(e).__name__}: {e}"
