@@ -710,6 +710,12 @@ class Agent:
         except Exception as e:
             log.warning("node status of %s: %s", node.name, e)
         self._renew_lease(node)
+        # A rebooted kubelet lists its pods at once. The watch opened before the crash may see
+        # no event for minutes, and until a list its pods would still show containers Running.
+        try:
+            self.post(("resync", node.name, node.client.list_pods(node.name)["items"]))
+        except Exception as e:
+            log.warning("listing pods of %s after recovery: %s", node.name, e)
 
     def _do_pods(self) -> list[dict]:
         return [{"node": n.name, "namespace": w.namespace, "name": w.name, "uid": w.uid,
