@@ -251,8 +251,11 @@ def _resource(api: Api, obj: dict):
                             f"'{obj['kind']}' in apiVersion {obj['apiVersion']}: {hint}") from e
 
 
-def apply_one(api: Api, obj: dict, namespace: str) -> tuple[dict, str]:
-    """Server-side apply one object; returns (object, "created" | "configured" | "unchanged")."""
+def apply_one(api: Api, obj: dict, namespace: str, *, dry_run: bool = False) -> tuple[dict, str]:
+    """Server-side apply one object; returns (object, "created" | "configured" | "unchanged").
+
+    With ``dry_run`` the API server validates and admits the object without storing it.
+    """
     from kubernetes.dynamic.exceptions import ApiException, NotFoundError
 
     res = _resource(api, obj)
@@ -271,7 +274,7 @@ def apply_one(api: Api, obj: dict, namespace: str) -> tuple[dict, str]:
         body["metadata"] = dict(obj["metadata"], namespace=ns)
     try:
         after = res.server_side_apply(body=body, name=name, namespace=ns, field_manager=FIELD_MANAGER,
-                                      force_conflicts=True,
+                                      force_conflicts=True, dry_run="All" if dry_run else None,
                                       query_params=[("fieldValidation", "Strict")]).to_dict()
     except ApiException as e:
         raise explain(e, ref, kind.kind) from e
@@ -292,8 +295,18 @@ def apply(api: Api, text_or_path, namespace: str, *, quiet: bool = False) -> lis
     >>> apply(api, "apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: c}\\n", "lab-01")  # doctest: +SKIP
     configmap/c created
     """
+    docs = order(load(text_or_path))
+    if len(docs) > 1:
+        # Let the API server validate every object first (a dry run), so a mistake in the
+        # last document does not leave the first ones applied. Objects in a namespace the
+        # manifest itself creates cannot be dry-run before it exists; they are checked when applied.
+        new_namespaces = {d.obj["metadata"]["name"] for d in docs if d.obj["kind"] == "Namespace"}
+        for doc in docs:
+            if doc.obj["kind"] == "Namespace" or (doc.obj["metadata"].get("namespace")
+                                                  or namespace) not in new_namespaces:
+                apply_one(api, doc.obj, namespace, dry_run=True)
     out = []
-    for doc in order(load(text_or_path)):
+    for doc in docs:
         obj, line = apply_one(api, doc.obj, namespace)
         if not quiet:
             print(line)
