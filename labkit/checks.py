@@ -266,7 +266,8 @@ class ObjectExpectation(Expectation):
 
     @property
     def subject(self) -> str:
-        return f"{self._kind_word.lower()}/{self.name}"
+        # kubectl's word for the kind once resolved ("cm" reads as configmap/…).
+        return f"{(self.kind or self._kind_word).lower()}/{self.name}"
 
     def fetch(self, lab) -> dict | None:
         from .wait import get_or_none
@@ -325,7 +326,18 @@ class AnyOf:
 
 
 class _Expect:
-    """Entry points: ``expect.pod(name)``, ``expect.job(name)``, ``expect.gone(kind, name)``, ``expect.obj(kind, name)``."""
+    """What an exercise expects of the cluster; pass it to :func:`check`.
+
+    Entry points: ``expect.pod(name)``, ``expect.job(name)``,
+    ``expect.gone(kind, name)`` and ``expect.obj(kind, name)``; chain the
+    parts that must all hold, and ``.hint(...)`` for the hint of that outcome.
+
+    Examples
+    --------
+    >>> e = expect.job("test-job").failed(3).condition("Failed", reason="BackoffLimitExceeded")
+    >>> [p.expected for p in e._preds]
+    ['3 failed', 'condition Failed with reason BackoffLimitExceeded']
+    """
 
     @staticmethod
     def pod(name: str) -> PodExpectation:
@@ -390,7 +402,17 @@ def any_of(*alternatives: Expectation) -> AnyOf:
 
 @dataclass
 class CheckResult:
-    """The result of :func:`check`: ``.passed``, ``.line`` (plain text) and an HTML box."""
+    """The result of :func:`check`: ``.passed``, ``.line`` (plain text) and an HTML box.
+
+    Jupyter shows the box (✅ or ❌, what was seen, the hint); papermill, nbval
+    and terminals show ``.line``, which holds nothing time-dependent.
+
+    Examples
+    --------
+    >>> result = check("03.2", expect.job("test-job").failed(3), timeout=60)  # doctest: +SKIP
+    >>> result.passed, result.line  # doctest: +SKIP
+    (True, '✅ 03.2 job/test-job failed 3 times: BackoffLimitExceeded')
+    """
 
     exercise: str
     passed: bool

@@ -35,6 +35,12 @@ class Connection:
         The kubeconfig context in that file.
     server : str
         The API server's URL.
+
+    Examples
+    --------
+    >>> conn = labkit.connect(quiet=True)  # doctest: +SKIP
+    >>> conn.backend, conn.nodes()  # doctest: +SKIP
+    ('sandbox', ['labkit-node-1', 'labkit-node-2'])
     """
 
     def __init__(self, impl: Backend, kubeconfig: Path, doc: dict):

@@ -59,7 +59,25 @@ def kubectl_executable() -> str:
 
 
 class Lesson:
-    """One lesson's namespace on a connected cluster. Create it with :func:`lesson`."""
+    """One lesson's namespace on a connected cluster. Create it with :func:`lesson`.
+
+    Attributes
+    ----------
+    name : str
+        The lesson's name, e.g. ``"03-jobs"``.
+    namespace : str
+        Where its objects live (the name, prefixed ``<LABKIT_LEARNER>-`` when set).
+    kubeconfig : pathlib.Path
+        A kubeconfig copy whose context defaults to ``namespace``.
+
+    Examples
+    --------
+    >>> lab = labkit.lesson("03-jobs")  # doctest: +SKIP
+    >>> lab.apply("job.yml")  # doctest: +SKIP
+    job.batch/test-job created
+    >>> lab.wait("job/test-job", "condition=Complete", timeout=90)  # doctest: +SKIP
+    job.batch/test-job condition met
+    """
 
     def __init__(self, name: str, conn: Connection, namespace: str):
         self.name = name

@@ -1,14 +1,16 @@
 """The learner's progress record: one entry per check run, in a small JSON file.
 
 It lives next to labkit's other state (``~/.local/state/labkit/progress.json``,
-moved by ``LABKIT_HOME``) and is written atomically under a lock, so two
-kernels checking at once do not lose an entry.
+moved by ``LABKIT_HOME``; ``LABKIT_PROGRESS`` names the file itself, e.g. one per
+workshop learner) and is written atomically under a lock, so two kernels
+checking at once do not lose an entry.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,10 @@ __all__ = ["progress_path", "record", "entries", "summary", "table"]
 
 
 def progress_path() -> Path:
-    """Where the progress file lives."""
+    """Where the progress file lives: ``$LABKIT_PROGRESS``, else ``<state>/progress.json``."""
+    override = os.environ.get("LABKIT_PROGRESS")
+    if override:
+        return Path(override).expanduser()
     return state_root() / "progress.json"
 
 
