@@ -5,7 +5,9 @@
   itself; a document without ``kind`` or ``apiVersion`` is named by number and line.
 * :func:`apply` creates or updates the objects in dependency order (Namespace
   before ConfigMap before Pod) with server-side apply and strict field
-  validation, printing ``job.batch/test-job created`` as kubectl does.
+  validation, printing ``job.batch/test-job created`` as kubectl does. A
+  manifest of several objects is dry-run first, so a rejected object leaves
+  the others unapplied.
 * :func:`explain` turns an API rejection (422 Invalid, 400 unknown field) into
   plain words: which field, what is wrong, and how to fix it.
 """
