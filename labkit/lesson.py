@@ -259,14 +259,28 @@ class Lesson:
                 message = json.loads(e.body).get("message", message)
             except (TypeError, ValueError):
                 pass
+            message = str(message).strip().rstrip(".")
             hint = ""
-            if "waiting to start" in str(message) or "ContainerCreating" in str(message):
-                hint = (f" Wait for it first: lab.wait('pod/{pod}', "
-                        "'jsonpath={.status.phase}=Running').")
-            elif previous and "previous terminated container" in str(message):
+            if "waiting to start" in message or "ContainerCreating" in message:
+                hint = self._not_started_hint(pod, container)
+            elif previous and "previous terminated container" in message:
                 hint = " There is no previous run yet: the container has not restarted."
+            elif "a container name must be specified" in message:
+                hint = f" Name one, e.g. lab.logs('{pod}', container='...')."
             raise LabkitError(f"logs of pod/{pod} in {self.namespace}: {message}.{hint}") from e
         return Output(text)
+
+    def _not_started_hint(self, pod: str, container: str | None) -> str:
+        """Why a container has no log yet: an image that cannot be pulled never will."""
+        obj = waits.get_or_none(self.api, self.api.kind("pod"), pod, self.namespace) or {}
+        for cs in (obj.get("status") or {}).get("containerStatuses") or []:
+            if container not in (None, cs.get("name")):
+                continue
+            reason = ((cs.get("state") or {}).get("waiting") or {}).get("reason", "")
+            if reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
+                return (f" It will not start: its image {cs.get('image')} cannot be pulled ({reason}). "
+                        "Fix the image name and apply again.")
+        return f" Wait for it first: lab.wait('pod/{pod}', 'jsonpath={{.status.phase}}=Running')."
 
     def wait(self, target: str, for_: str, *, timeout: float = 60) -> dict:
         """Wait like ``kubectl wait --for=...``; on timeout say what state the object was in.

@@ -100,3 +100,21 @@ def test_no_active_lesson_is_explained(monkeypatch):
     monkeypatch.setattr(lesson_module, "_active", None)
     with pytest.raises(LabkitError, match=r"no lesson is active: start one with lab = labkit.lesson"):
         lesson_module.active()
+
+
+def test_logs_of_a_container_that_cannot_start_or_is_ambiguous(lab):
+    lab.apply(pod("nopull", "true", image="nginx:9.9"), quiet=True)
+    lab.wait("pod/nopull", "jsonpath={.status.containerStatuses[0].state.waiting.reason}=ImagePullBackOff",
+             timeout=60)
+    with pytest.raises(LabkitError) as err:
+        lab.logs("nopull")
+    assert str(err.value) == (f'logs of pod/nopull in {lab.namespace}: container "main" in pod "nopull" is '
+                              "waiting to start. It will not start: its image nginx:9.9 cannot be pulled "
+                              "(ImagePullBackOff). Fix the image name and apply again.")
+    lab.apply(pod("two", "echo a") + "    - {name: other, image: busybox, command: [sh, -c, 'echo b']}\n",
+              quiet=True)
+    lab.wait("pod/two", "jsonpath={.status.phase}=Succeeded", timeout=60)
+    with pytest.raises(LabkitError, match=r"choose one of: \[main other\]\. Name one, e\.g\. "
+                                          r"lab\.logs\('two', container='\.\.\.'\)\.$"):
+        lab.logs("two")
+    assert lab.logs("two", container="other") == "b\n"
