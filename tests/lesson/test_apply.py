@@ -126,3 +126,15 @@ def test_a_manifest_may_create_the_namespace_it_uses(lab, core):
                                                                                ("ConfigMap", ns)]
     finally:
         core.delete_namespace(ns)
+
+
+def test_a_list_and_empty_documents(lab, capsys):
+    lab.apply("---\n---\napiVersion: v1\nkind: List\nitems:\n"
+              "- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+              "- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n---\n")
+    assert capsys.readouterr().out == "configmap/a created\nconfigmap/b created\n"
+
+
+def test_a_missing_file_is_named(lab, tmp_path):
+    with pytest.raises(ManifestError, match=rf"cannot read manifest {tmp_path}/nope.yml: No such file"):
+        lab.apply(str(tmp_path / "nope.yml"))

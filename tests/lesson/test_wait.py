@@ -80,3 +80,13 @@ def test_wait_mistakes_are_explained(lab, target, for_, says):
     with pytest.raises(LabkitError) as err:
         lab.wait(target, for_, timeout=0.1)
     assert says in str(err.value)
+
+
+def test_wait_for_creation_and_for_a_pod_condition(lab, capsys):
+    lab.apply(pod("ready", "sleep 30"), quiet=True)
+    assert lab.wait("pod/ready", "create", timeout=10)["metadata"]["name"] == "ready"
+    lab.wait("pod/ready", "condition=Ready", timeout=60)
+    lab.wait("pod/ready", "condition=ready=true", timeout=1)
+    with pytest.raises(WaitTimeout, match="did not reach condition=Ready=False within 0.3s"):
+        lab.wait("pod/ready", "condition=Ready=False", timeout=0.3)
+    assert capsys.readouterr().out == "pod/ready condition met\n" * 3
