@@ -253,6 +253,22 @@ def _resource(api: Api, obj: dict):
                             f"'{obj['kind']}' in apiVersion {obj['apiVersion']}: {hint}") from e
 
 
+def _holds(want, have) -> bool:
+    """Every field written in ``want`` has that value in ``have`` (server defaults aside)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(_holds(v, have.get(k)) for k, v in want.items())
+    if isinstance(want, list):
+        return (isinstance(have, list) and len(want) == len(have)
+                and all(_holds(w, h) for w, h in zip(want, have)))
+    return want == have
+
+
+def _owned(obj: dict):
+    """The fields labkit's applies own (server-side apply's managedFields entry)."""
+    return next((m.get("fieldsV1") for m in obj["metadata"].get("managedFields") or []
+                 if m.get("manager") == FIELD_MANAGER and m.get("operation") == "Apply"), None)
+
+
 def apply_one(api: Api, obj: dict, namespace: str, *, dry_run: bool = False) -> tuple[dict, str]:
     """Server-side apply one object; returns (object, "created" | "configured" | "unchanged").
 
@@ -282,7 +298,10 @@ def apply_one(api: Api, obj: dict, namespace: str, *, dry_run: bool = False) -> 
         raise explain(e, ref, kind.kind) from e
     if before is None:
         verb = "created"
-    elif before["metadata"].get("resourceVersion") == after["metadata"].get("resourceVersion"):
+    elif (before["metadata"].get("resourceVersion") == after["metadata"].get("resourceVersion")
+          or (_owned(before) == _owned(after) and _holds(body, before))):
+        # Like kubectl: "unchanged" when what the manifest says was already so, even if the
+        # object moved meanwhile for other reasons (a scheduler binding, a status update).
         verb = "unchanged"
     else:
         verb = "configured"

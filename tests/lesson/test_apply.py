@@ -138,3 +138,15 @@ def test_a_list_and_empty_documents(lab, capsys):
 def test_a_missing_file_is_named(lab, tmp_path):
     with pytest.raises(ManifestError, match=rf"cannot read manifest {tmp_path}/nope.yml: No such file"):
         lab.apply(str(tmp_path / "nope.yml"))
+
+
+def test_unchanged_and_configured_mean_what_the_manifest_says(lab, capsys):
+    lab.apply(pod("moving", "echo hi"), quiet=True)
+    lab.wait("pod/moving", "jsonpath={.status.phase}=Succeeded", timeout=60)
+    # Scheduled and finished since: the object changed, what the manifest says did not.
+    lab.apply(pod("moving", "echo hi"))
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\ndata: {a: '1'%s}\n"
+    lab.apply(cm % ", b: '2'", quiet=True)
+    lab.apply(cm % "")  # a field removed from the manifest is removed from the object
+    assert capsys.readouterr().out == "pod/moving unchanged\nconfigmap/two configured\n"
+    assert lab.get("configmap", "two")["data"] == {"a": "1"}
