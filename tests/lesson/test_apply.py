@@ -143,6 +143,7 @@ def test_a_missing_file_is_named(lab, tmp_path):
 def test_unchanged_and_configured_mean_what_the_manifest_says(lab, capsys):
     lab.apply(pod("moving", "echo hi"), quiet=True)
     lab.wait("pod/moving", "jsonpath={.status.phase}=Succeeded", timeout=60)
+    capsys.readouterr()
     # Scheduled and finished since: the object changed, what the manifest says did not.
     lab.apply(pod("moving", "echo hi"))
     cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\ndata: {a: '1'%s}\n"
