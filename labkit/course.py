@@ -193,7 +193,8 @@ def execute(nb, output: Path, *, cwd: Path, cell_timeout: float, parameters: dic
     """Run ``nb`` with papermill and save it to ``output``; return (executed notebook, error or None).
 
     A cell that raises or runs out of time stops the run; papermill then marks
-    that cell and puts a banner at the top of the saved notebook.
+    that cell and puts a banner at the top of the saved notebook. In a terminal,
+    papermill's bar shows the cell being run and the time so far.
     """
     import logging
 
@@ -206,7 +207,7 @@ def execute(nb, output: Path, *, cwd: Path, cell_timeout: float, parameters: dic
     try:
         executed = papermill.execute_notebook(
             nb, str(output), parameters=parameters or None, kernel_name="python3", cwd=str(cwd),
-            progress_bar=False, log_output=False, execution_timeout=cell_timeout,
+            progress_bar=sys.stderr.isatty(), log_output=False, execution_timeout=cell_timeout,
             interrupt_on_timeout=True)
         return executed, None
     except papermill.PapermillExecutionError as e:
