@@ -68,17 +68,19 @@ def check_tool(name: str, purpose: str) -> Finding:
 
 
 def check_binaries() -> list[Finding]:
+    """One line per binary found; the missing ones are one problem with one fix."""
     from .sandbox import binaries
 
-    out = []
+    out, missing = [], []
     for name, found in binaries.find_all().items():
         if found:
             out.append(Finding(f"sandbox binary {name}", True, f"{found.path} (from {found.source})"))
         else:
-            go = shutil.which("go")
-            fix = ("labkit build   (builds it with Go; it takes a few minutes once)" if go else
-                   "install Go >= 1.26 (https://go.dev/doc/install), then run: labkit build")
-            out.append(Finding(f"sandbox binary {name}", False, "missing", fix))
+            missing.append(name)
+    if missing:
+        fix = ("labkit build   (builds them with Go; it takes a few minutes, once)" if shutil.which("go") else
+               "install Go >= 1.26 (https://go.dev/doc/install), then run: labkit build")
+        out.append(Finding("sandbox binaries", False, f"missing: {', '.join(missing)}", fix))
     return out
 
 

@@ -43,16 +43,21 @@ def test_doctor_on_a_ready_machine(sandbox):
 def test_doctor_prints_one_fix_per_problem(tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
-    proc = run("doctor", env={"LABKIT_HOME": str(blocked / "state")})
+    # No binaries (an empty cache, no Go, nothing on PATH) and a state folder that cannot be
+    # made: two problems.
+    proc = run("doctor", env={"LABKIT_HOME": str(blocked / "state"), "LABKIT_CACHE": str(tmp_path / "cache"),
+                              "LABKIT_K8S_BIN": "", "PATH": str(Path(sys.executable).parent)})
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     problems = [i for i, line in enumerate(lines) if line.startswith("✗ ")]
-    assert [lines[i].split(":")[0] for i in problems] == ["✗ state folder"]
-    for i in problems:
-        assert lines[i + 1].startswith("    fix: ")
-    assert lines[problems[0] + 1] == ("    fix: set LABKIT_HOME to a writable folder, e.g. "
-                                      "export LABKIT_HOME=$HOME/.labkit")
-    assert lines[-1] == "1 problem(s): run the fix lines above, then `labkit doctor` again"
+    assert [lines[i] for i in problems] == [
+        "✗ sandbox binaries: missing: etcd, kube-apiserver, kube-controller-manager, kube-scheduler",
+        f"✗ state folder: {blocked / 'state'} is not writable (Not a directory)"]
+    assert [lines[i + 1] for i in problems] == [
+        "    fix: install Go >= 1.26 (https://go.dev/doc/install), then run: labkit build",
+        "    fix: set LABKIT_HOME to a writable folder, e.g. export LABKIT_HOME=$HOME/.labkit"]
+    assert sum(line.startswith("    fix: ") for line in lines) == 2
+    assert lines[-1] == "2 problem(s): run the fix lines above, then `labkit doctor` again"
 
 
 def test_progress_table_and_json(progress):
