@@ -113,3 +113,10 @@ def failed_job(_failing_job_started) -> labkit.Lesson:
     lab = _failing_job_started
     lab.wait("job/test-job", "condition=Failed", timeout=150)
     return lab
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that read the failing Job may wait ~35 s for it when run on their own: slow."""
+    for item in items:
+        if "failed_job" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
