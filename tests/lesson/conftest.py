@@ -15,6 +15,7 @@ import textwrap
 import pytest
 
 import labkit
+from labkit.paths import state_root
 
 from ..conftest import TEST_CLUSTER
 
@@ -28,6 +29,17 @@ def progress(tmp_path, monkeypatch):
     path = tmp_path / "progress.json"
     monkeypatch.setenv("LABKIT_PROGRESS", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _kubeconfig_copies_removed():
+    """Each Lesson writes a kubeconfig copy named after its namespace; tests make many: remove them."""
+    folder = state_root() / "kubeconfigs"
+    pattern = f"{TEST_CLUSTER}-t*.yaml"  # test namespaces all start with "t"
+    before = set(folder.glob(pattern))
+    yield
+    for path in set(folder.glob(pattern)) - before:
+        path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +113,7 @@ def _failing_job_started(conn, core):
     lab._ensure_namespace()
     lab.apply(job("test-job", "echo attempt; exit 1", backoff_limit=2), quiet=True)
     yield lab
+    lab.kubeconfig.unlink(missing_ok=True)
     try:
         core.delete_namespace(name)
     except Exception:
