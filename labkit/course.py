@@ -24,7 +24,7 @@ from .errors import LabkitError
 __all__ = ["CheckLine", "NotebookRun", "find_notebooks", "run", "execute", "summary_line"]
 
 NOTEBOOK_NAME = re.compile(r"^\d\d-.+\.ipynb$")
-CHECK_LINE = re.compile(r"^(✅|❌) (\S+)(?: |$)")
+CHECK_LINE = re.compile(r"^(✅|❌|⏭) (\S+)(?: |$)")
 _LESSON_CALL = re.compile(r"""lesson\(\s*["']([^"']+)["']""")
 _CHECK_CALL = re.compile(r"""check\(\s*["']([^"']+)["']""")
 COURSE_NODES = 2          # lesson 03 fails a node: a sandbox started here gets two
@@ -37,13 +37,13 @@ class CheckLine:
 
     notebook: str
     exercise: str
-    passed: bool
+    passed: bool | None          # None: skipped (the check does not apply to this cluster)
     text: str
     expected_pass: bool = True   # False for an exercise check in a starter run
 
     @property
     def as_expected(self) -> bool:
-        return self.passed == self.expected_pass
+        return self.passed is None or self.passed == self.expected_pass
 
 
 @dataclass
@@ -128,7 +128,7 @@ def check_lines(nb) -> list[tuple[str, bool, str]]:
                     m = CHECK_LINE.match(line)
                     if m and m.group(2) not in seen:
                         seen.add(m.group(2))
-                        found.append((m.group(2), m.group(1) == "✅", line))
+                        found.append((m.group(2), {"✅": True, "❌": False}.get(m.group(1)), line))
     return found
 
 
@@ -204,6 +204,10 @@ def execute(nb, output: Path, *, cwd: Path, cell_timeout: float, parameters: dic
     # papermill warns about parameter lines it cannot parse (our `if LABKIT_FAST` override): noise here
     logging.getLogger("papermill").setLevel(logging.ERROR)
     output.parent.mkdir(parents=True, exist_ok=True)
+    # Stored outputs (recorded for nbval) would pass for results of cells that never ran.
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     try:
         executed = papermill.execute_notebook(
             nb, str(output), parameters=parameters or None, kernel_name="python3", cwd=str(cwd),
@@ -261,10 +265,11 @@ def run_notebook(path: Path, conn, *, output_dir: Path, starter: bool, backend: 
 
 def summary_line(runs: list[NotebookRun]) -> str:
     """``N passed, M failed``: checks that behaved as expected, and everything else that went wrong."""
-    passed = sum(c.as_expected for r in runs for c in r.checks)
+    skipped = sum(c.passed is None for r in runs for c in r.checks)
+    passed = sum(c.as_expected for r in runs for c in r.checks) - skipped
     failed = sum(not c.as_expected for r in runs for c in r.checks)
     failed += sum(len(r.missing) + (r.error is not None) for r in runs)
-    return f"{passed} passed, {failed} failed"
+    return f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "")
 
 
 def _report(run: NotebookRun, starter: bool, out) -> None:
