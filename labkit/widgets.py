@@ -63,7 +63,7 @@ class PodTable:
             "<tr>" + "".join(f"<td style='padding:2px 12px 2px 0'>{html.escape(r[c])}</td>" for c in COLUMNS)
             + "</tr>" for r in rows)
         empty = "" if rows else f"<tr><td colspan='{len(COLUMNS)}'>No resources found.</td></tr>"
-        return (f"<table style='font-family:monospace'><thead><tr>{head}</tr></thead>"
+        return (f"<table class='labkit-watch' style='font-family:monospace'><thead><tr>{head}</tr></thead>"
                 f"<tbody>{body}{empty}</tbody></table>"
                 + (f"<div style='color:#666;font-size:85%'>{html.escape(note)}</div>" if note else ""))
 
