@@ -13,7 +13,7 @@ A notebook needs only these names::
 Everything else in the package is private and free to change.
 """
 
-from .checks import CheckResult, any_of, check, expect
+from .checks import CheckResult, any_of, check, expect, skip
 from .connect import Connection, connect
 from .errors import (ApiRejected, ClusterNotRunning, LabkitError, ManifestError, NotSupported,
                      WaitTimeout)
@@ -22,6 +22,6 @@ from .lesson import Lesson, lesson
 __all__ = [
     "connect", "Connection",
     "lesson", "Lesson",
-    "expect", "any_of", "check", "CheckResult",
+    "expect", "any_of", "check", "skip", "CheckResult",
     "LabkitError", "ManifestError", "ApiRejected", "NotSupported", "ClusterNotRunning", "WaitTimeout",
 ]

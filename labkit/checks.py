@@ -494,3 +494,42 @@ def check(exercise: str, expectation, *, timeout: float = 30, hint: str | None =
         result.entry = progress_file.record(exercise, outcome.passed,
                                             seen=outcome.summary if outcome.passed else outcome.seen)
     return result
+
+
+@dataclass
+class Skipped:
+    """A check that does not apply to this cluster: one ``⏭`` line, never recorded as passed."""
+
+    exercise: str
+    reason: str
+    passed = False
+
+    @property
+    def line(self) -> str:
+        return f"⏭ {self.exercise} skipped: {self.reason}"
+
+    def __repr__(self) -> str:
+        return self.line
+
+    __str__ = __repr__
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(self.line)
+
+    def _repr_html_(self) -> str:
+        return (f"<div style='border:2px solid #888;border-radius:6px;padding:8px 12px;margin:4px 0'>"
+                f"<b>⏭ Exercise {html.escape(self.exercise)}: skipped</b>"
+                f"<div>{html.escape(self.reason)}</div></div>")
+
+
+def skip(exercise: str, reason: str) -> Skipped:
+    """Say that a check does not apply here (e.g. it needs two nodes), instead of failing it.
+
+    ``labkit course run`` counts it as skipped, not failed.
+
+    Examples
+    --------
+    >>> skip("03.5", "the cluster has one node")
+    ⏭ 03.5 skipped: the cluster has one node
+    """
+    return Skipped(exercise, reason)
