@@ -64,7 +64,7 @@ binaries: $(STAMP)
 sandbox: binaries
 	@if command -v minikube >/dev/null 2>&1 && minikube status >/dev/null 2>&1; then \
 		echo "==> minikube is running: the course will use it (labkit.connect picks it)"; \
-	else echo "==> sandbox: labkit up"; $(LABKIT) up; fi
+	else echo "==> sandbox: labkit up --nodes 2 (lesson 03 fails a node)"; $(LABKIT) up --nodes 2; fi
 
 lab: sandbox
 	@echo "==> JupyterLab (stop it with Ctrl-C; stop the sandbox with: $(LABKIT) down)"

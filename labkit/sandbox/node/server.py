@@ -11,6 +11,7 @@ injections: it is to the sandbox what the Docker socket is to minikube.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -153,6 +154,26 @@ class _KubeletHandler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
 
 
+_SUN_PATH_MAX = 100  # AF_UNIX paths are limited to 104-108 bytes
+
+
+@contextlib.contextmanager
+def _unix_path(path: Path):
+    """A path to ``path`` short enough for AF_UNIX, even under a deep HOME or tmp folder.
+
+    A long path is reached through ``/proc/self/fd/<folder fd>/<name>`` (Linux),
+    which names the same socket file.
+    """
+    if len(os.fsencode(str(path))) <= _SUN_PATH_MAX or not os.path.isdir("/proc/self/fd"):
+        yield str(path)
+        return
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
+
+
 class ControlServer:
     """Line-JSON requests on a 0600 unix socket: kill, fail, recover, pods."""
 
@@ -163,7 +184,8 @@ class ControlServer:
         handler = type("Handler", (_ControlHandler,), {"agent": agent})
         old = os.umask(0o177)
         try:
-            self.server = socketserver.ThreadingUnixStreamServer(str(path), handler)
+            with _unix_path(path) as where:
+                self.server = socketserver.ThreadingUnixStreamServer(where, handler)
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
@@ -200,7 +222,8 @@ def control_request(sock_path: Path, request: dict, timeout: float = 30.0) -> di
     """Client side of the control socket."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
-        s.connect(str(sock_path))
+        with _unix_path(Path(sock_path)) as where:
+            s.connect(where)
         s.sendall(json.dumps(request).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):
