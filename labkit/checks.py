@@ -78,6 +78,21 @@ class Expectation:
         self._preds.append(_Pred(expected, test))
         return self
 
+    def field(self, path: str, value) -> "Expectation":
+        """A JSONPath (``{.spec.parallelism}``) equals ``value``: for what no named check covers.
+
+        Examples
+        --------
+        >>> expect.job("work").field("{.spec.parallelism}", 2).succeeded(3).subject
+        'job/work'
+        """
+        from .wait import jsonpath
+
+        def test(obj):
+            seen = jsonpath(obj, path)
+            return seen == value, f"{path} = {seen!r}"
+        return self._add(f"{path} = {value!r}", test)
+
     def fetch(self, lab) -> dict | None:
         from .wait import get_or_none
 
@@ -277,15 +292,6 @@ class ObjectExpectation(Expectation):
     def evaluate(self, lab) -> Outcome:
         self.kind = lab.api.kind(self._kind_word).kind
         return super().evaluate(lab)
-
-    def field(self, path: str, value) -> "ObjectExpectation":
-        """A JSONPath (``{.status.numberReady}``) equals ``value``."""
-        from .wait import jsonpath
-
-        def test(obj):
-            seen = jsonpath(obj, path)
-            return seen == value, f"{path} = {seen!r}"
-        return self._add(f"{path} = {value!r}", test)
 
     def summary(self, obj: dict) -> str:
         return "exists" if not self._preds else ", ".join(p.expected for p in self._preds)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from . import manifests
 from .text import SaidList
 
 __all__ = ["GAP", "gaps", "submit", "load_solutions", "fill"]
@@ -84,6 +85,8 @@ def submit(manifest: str, *, lab=None) -> list[dict]:
         print(f"✏️  Fill in the {noun} first ({where}), then run this cell again.")
         return SaidList([])
     lab = lab or active()
+    # A manifest the API rejects must not cost the learner their earlier attempt.
+    manifests.validate_as_new(lab.api, manifest, lab.namespace)
     for kind, name in reversed(_names(manifest)):
         if any(o["metadata"]["name"] == name for o in lab.get(kind)):
             lab.delete(kind, name)  # an earlier attempt: start from a clean slate

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -143,7 +144,10 @@ def order(docs: list[Document]) -> list[Document]:
 
 _PLAIN = [
     # (kind or None, field regex, message regex, plain words)
-    ("Job", r"spec\.template\.spec\.restartPolicy", r"",
+    ("Job", r"spec\.template\.spec\.restartPolicy", r"podFailurePolicy",
+     "a Job with a podFailurePolicy must use restartPolicy Never (with OnFailure the kubelet would "
+     "restart a failed container in place, and the policy would never see the pod fail)"),
+    ("Job", r"spec\.template\.spec\.restartPolicy", r"",   # Always (or missing): the API lists the valid ones
      "a Job's pods must use restartPolicy Never or OnFailure (with Always a finished pod would be "
      "restarted forever and the Job could never complete): set spec.template.spec.restartPolicy"),
     ("CronJob", r"restartPolicy", r"",
@@ -306,6 +310,25 @@ def apply_one(api: Api, obj: dict, namespace: str, *, dry_run: bool = False) -> 
     else:
         verb = "configured"
     return after, f"{ref} {verb}"
+
+
+def validate_as_new(api: Api, text_or_path, namespace: str) -> None:
+    """Let the API server check every object as if it were created anew, storing nothing.
+
+    Used before replacing an object (an exercise's earlier attempt): a rejected
+    manifest must not cost the learner the object that is already there. Each
+    object is dry-run under a scratch name, so an existing one does not turn the
+    check into an update of immutable fields.
+    """
+    for doc in order(load(text_or_path)):
+        obj = copy.deepcopy(doc.obj)
+        if obj["kind"] == "Namespace":
+            continue
+        obj["metadata"]["name"] = obj["metadata"]["name"][:48] + "-labkit-dry-run"
+        try:
+            apply_one(api, obj, namespace, dry_run=True)
+        except ApiRejected as e:
+            raise ApiRejected(str(e).replace(obj["metadata"]["name"], doc.obj["metadata"]["name"])) from None
 
 
 def apply(api: Api, text_or_path, namespace: str, *, quiet: bool = False) -> list[dict]:
