@@ -461,6 +461,18 @@ class CheckResult:
                 f"<div style='font-weight:bold;color:{colour}'>{title}</div>{''.join(rows)}</div>")
 
 
+def _gap_left(expectation, lab) -> str | None:
+    """Where the exercise cell behind this expectation's object still has a gap, if it does."""
+    from .exercises import pending_gap
+
+    for alt in getattr(expectation, "alternatives", None) or [expectation]:
+        kind = alt.kind or getattr(alt, "_kind_word", "")
+        gap = pending_gap(lab.namespace, kind, alt.name)
+        if gap:
+            return gap
+    return None
+
+
 def check(exercise: str, expectation, *, timeout: float = 30, hint: str | None = None,
           lab=None, record: bool = True) -> CheckResult:
     """Wait until ``expectation`` holds (or ``timeout`` passes), record and render the result.
@@ -491,6 +503,10 @@ def check(exercise: str, expectation, *, timeout: float = 30, hint: str | None =
     deadline = time.monotonic() + timeout
     while True:
         outcome = expectation.evaluate(lab)
+        gap = None if outcome.passed else _gap_left(expectation, lab)
+        if gap:  # the learner has not filled in the exercise yet: nothing to wait for
+            outcome.final = True
+            outcome.seen += f"; its exercise cell still has a gap ({gap})"
         if outcome.passed or outcome.final or time.monotonic() >= deadline:
             break
         time.sleep(max(0.01, min(POLL, deadline - time.monotonic())))

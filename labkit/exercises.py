@@ -20,7 +20,7 @@ import yaml
 from . import manifests
 from .text import SaidList
 
-__all__ = ["GAP", "gaps", "submit", "load_solutions", "fill"]
+__all__ = ["GAP", "gaps", "submit", "pending_gap", "load_solutions", "fill"]
 
 GAP = "___"
 
@@ -43,6 +43,23 @@ def _names(text: str) -> list[tuple[str, str]]:
         if isinstance(doc, dict) and doc.get("kind") and (doc.get("metadata") or {}).get("name"):
             out.append((doc["kind"], doc["metadata"]["name"]))
     return out
+
+
+# (namespace, kind, name) -> "line 9": objects whose exercise cell still has a gap, so a
+# check on them can say so at once instead of waiting for an object that cannot come.
+_PENDING: dict[tuple[str, str, str], str] = {}
+
+
+def _names_or_none(text: str) -> list[tuple[str, str]]:
+    try:
+        return _names(text)
+    except yaml.YAMLError:
+        return []
+
+
+def pending_gap(namespace: str, kind: str, name: str) -> str | None:
+    """Where the exercise cell that makes ``kind/name`` still has a gap (``"line 9"``), if it does."""
+    return _PENDING.get((namespace, kind.lower(), name))
 
 
 def submit(manifest: str, *, lab=None) -> list[dict]:
@@ -78,13 +95,18 @@ def submit(manifest: str, *, lab=None) -> list[dict]:
     """
     from .lesson import active
 
+    lab = lab or active()
     open_gaps = gaps(manifest)
+    names = _names_or_none(manifest)
+    for kind, name in names:
+        _PENDING.pop((lab.namespace, kind.lower(), name), None)
     if open_gaps:
         where = "; ".join(f"line {n}: {line.strip()}" for n, line in open_gaps)
         noun = "gap" if len(open_gaps) == 1 else "gaps"
         print(f"✏️  Fill in the {noun} first ({where}), then run this cell again.")
+        for kind, name in names:
+            _PENDING[(lab.namespace, kind.lower(), name)] = ", ".join(f"line {n}" for n, _ in open_gaps)
         return SaidList([])
-    lab = lab or active()
     # A manifest the API rejects must not cost the learner their earlier attempt.
     manifests.validate_as_new(lab.api, manifest, lab.namespace)
     for kind, name in reversed(_names(manifest)):

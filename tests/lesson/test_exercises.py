@@ -68,3 +68,13 @@ def test_field_checks_what_no_named_check_covers(lab):
     assert good.line == "✅ 99.2 job/pair completed: 2 succeeded", good.line
     bad = check("99.3", expect.job("pair").field("{.spec.parallelism}", 3), timeout=0.1)
     assert bad.line == "❌ 99.3 job/pair: expected {.spec.parallelism} = 3, saw {.spec.parallelism} = 2"
+
+
+def test_a_check_on_an_unfilled_exercise_says_so_without_waiting(lab, capsys):
+    submit(TTL_JOB.format(ttl="___"))
+    result = check("99.4", expect.job("report").succeeded(1), timeout=600)
+    assert result.outcome.final, "a gap left is final: the object cannot appear until the learner acts"
+    assert result.line == ("❌ 99.4 job/report: expected 1 succeeded, saw no job named report in namespace "
+                           f"{lab.namespace}; its exercise cell still has a gap (line 7)")
+    submit(TTL_JOB.format(ttl=600))          # filled in: the check waits for the Job again
+    assert check("99.5", expect.job("report").active(1), timeout=60)
