@@ -10,6 +10,8 @@ the learner's.
 from __future__ import annotations
 
 import importlib
+import os
+import uuid
 import textwrap
 
 import pytest
@@ -133,3 +135,17 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "failed_job" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def learner(monkeypatch, conn, core):
+    """A unique LABKIT_LEARNER; the namespaces made under it are deleted afterwards."""
+    name = f"t{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("LABKIT_LEARNER", name)
+    monkeypatch.setenv("KUBECONFIG", os.environ.get("KUBECONFIG", ""))
+    monkeypatch.setenv("LABKIT_NAMESPACE", "")
+    monkeypatch.setattr(lesson_module, "_active", None)
+    yield name
+    for ns in core.list_namespace().items:
+        if ns.metadata.name.startswith(f"{name}-"):
+            core.delete_namespace(ns.metadata.name)

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -80,16 +79,9 @@ def test_progress_table_and_json(progress):
 
 
 @pytest.fixture
-def learner_lesson(conn, core, monkeypatch):
+def learner_lesson(learner, conn):
     """Notebook 00's lesson under a unique LABKIT_LEARNER (so its namespace is this test's)."""
-    learner = f"t{uuid.uuid4().hex[:6]}"
-    monkeypatch.setenv("LABKIT_LEARNER", learner)
-    monkeypatch.setenv("KUBECONFIG", os.environ.get("KUBECONFIG", ""))
-    monkeypatch.setenv("LABKIT_NAMESPACE", "")
-    monkeypatch.setattr(lesson_module, "_active", None)
-    lab = labkit.lesson("00-setup", connection=conn)
-    yield lab
-    core.delete_namespace(lab.namespace)
+    return labkit.lesson("00-setup", connection=conn)
 
 
 def test_check_from_a_terminal_runs_the_notebooks_check_cells(learner_lesson, progress):

@@ -6,7 +6,6 @@ import importlib
 
 import os
 import subprocess
-import uuid
 
 import pytest
 
@@ -16,20 +15,6 @@ from labkit import LabkitError
 from .conftest import job, pod
 
 lesson_module = importlib.import_module("labkit.lesson")
-
-
-@pytest.fixture
-def learner(monkeypatch, conn, core):
-    """A unique LABKIT_LEARNER; the namespaces made under it are deleted afterwards."""
-    name = f"t{uuid.uuid4().hex[:6]}"
-    monkeypatch.setenv("LABKIT_LEARNER", name)
-    monkeypatch.setenv("KUBECONFIG", os.environ.get("KUBECONFIG", ""))
-    monkeypatch.setenv("LABKIT_NAMESPACE", "")
-    monkeypatch.setattr(lesson_module, "_active", None)
-    yield name
-    for ns in core.list_namespace().items:
-        if ns.metadata.name.startswith(f"{name}-"):
-            core.delete_namespace(ns.metadata.name)
 
 
 def test_lesson_creates_its_namespace_with_the_learner_prefix(learner, conn, core):

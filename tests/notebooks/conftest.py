@@ -42,3 +42,15 @@ def run(args: list[str], env: dict, cwd: Path = REPO, timeout: float = 1800) -> 
     proc = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     sys.stdout.write(f"$ {' '.join(args)}  (exit {proc.returncode})\n{proc.stdout}\n{proc.stderr[-4000:]}\n")
     return proc
+
+
+def one_lesson_course(folder: Path, stem: str, *cells) -> Path:
+    """``folder/notebooks/<stem>.ipynb``: connect, open lesson ``stem``, then ``cells``."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        f'import labkit\nlabkit.connect(quiet=True)\nlab = labkit.lesson("{stem}")'), *cells]
+    (folder / "notebooks").mkdir()
+    path = folder / "notebooks" / f"{stem}.ipynb"
+    nbformat.write(nb, str(path))
+    return path

@@ -14,7 +14,7 @@ import pytest
 
 from labkit import course
 
-from .conftest import LABKIT, cluster_env, lesson_notebooks, read, run
+from .conftest import LABKIT, cluster_env, lesson_notebooks, one_lesson_course, read, run
 
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$")
 
@@ -98,20 +98,15 @@ def test_other_checks_pass_in_both_runs(notebook, check_id, starter_run, solutio
 
 def _broken_course(folder):
     """A one-lesson course whose second code cell raises."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [
-        nbformat.v4.new_code_cell('import labkit\nlabkit.connect(quiet=True)\nlab = labkit.lesson("98-broken")'),
-        nbformat.v4.new_code_cell('raise RuntimeError("this lesson is broken on purpose")'),
-        nbformat.v4.new_code_cell('labkit.check("98.1", labkit.expect.pod("never"), timeout=1)',
-                                  metadata={"tags": ["check"], "labkit": {"check": "98.1"}}),
-    ]
-    # a line stored by an earlier recording must not count as a result of this run
-    nb.cells[2].execution_count = 3
-    nb.cells[2].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "✅ 98.1 pod/never stale"},
-                                                  execution_count=3)]
-    (folder / "notebooks").mkdir()
-    nbformat.write(nb, str(folder / "notebooks" / "98-broken.ipynb"))
+    # The check cell holds a line stored by an earlier recording: it must not count as a result.
+    stale = nbformat.v4.new_code_cell('labkit.check("98.1", labkit.expect.pod("never"), timeout=1)',
+                                      metadata={"tags": ["check"], "labkit": {"check": "98.1"}},
+                                      execution_count=3)
+    stale.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "✅ 98.1 pod/never stale"},
+                                            execution_count=3)]
+    one_lesson_course(folder, "98-broken",
+                      nbformat.v4.new_code_cell('raise RuntimeError("this lesson is broken on purpose")'),
+                      stale)
 
 
 def test_failing_notebook_is_saved_with_the_failing_cell_marked(sandbox, tmp_path):

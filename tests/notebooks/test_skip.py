@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import nbformat
 
-from .conftest import LABKIT, cluster_env, run
+from .conftest import LABKIT, cluster_env, one_lesson_course, run
 
 
 def _course_with_a_skipped_check(folder):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [
-        nbformat.v4.new_code_cell('import labkit\nlabkit.connect(quiet=True)\nlab = labkit.lesson("97-skip")'),
-        nbformat.v4.new_code_cell('labkit.skip("97.1", "the cluster has one node")',
-                                  metadata={"tags": ["check"], "labkit": {"check": "97.1"}}),
-    ]
-    (folder / "notebooks").mkdir()
-    nbformat.write(nb, str(folder / "notebooks" / "97-skip.ipynb"))
+    one_lesson_course(folder, "97-skip", nbformat.v4.new_code_cell(
+        'labkit.skip("97.1", "the cluster has one node")',
+        metadata={"tags": ["check"], "labkit": {"check": "97.1"}}))
 
 
 def test_a_skipped_check_is_counted_as_skipped(sandbox, tmp_path):

@@ -197,11 +197,7 @@ def test_graceful_deletion_sends_sigterm_first(core, kubectl, namespace):
 
 
 def _pod_dir(core, namespace, name):
-    import os
-    from pathlib import Path
-
     pod = core.read_namespaced_pod(name, namespace)
-    root = Path(os.environ.get("LABKIT_HOME", "~/.local/state/labkit")).expanduser()
     from labkit.paths import cluster_dir
     from ..conftest import TEST_CLUSTER
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import ssl
 import stat
 from pathlib import Path
-
-import pytest
 
 from labkit.sandbox import health, procs
 from labkit.sandbox.pki import Authority

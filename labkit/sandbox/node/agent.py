@@ -15,14 +15,12 @@ Threads and what they own:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
 import queue
 import selectors
 import signal
-import socket
 import threading
 import time
 import uuid
