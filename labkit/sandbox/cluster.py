@@ -199,6 +199,7 @@ class Sandbox:
                     raise ClusterStartFailed(self._failure_report(f"timed out waiting for {label}"))
                 self.progress.tick(f"waiting for {label}", time.monotonic() - started)
                 time.sleep(0.05)
+        self._forget_removed_nodes(cfg, ctx)
         self.progress.done(f"cluster '{self.name}' ready", time.monotonic() - started)
 
     @staticmethod
@@ -214,6 +215,24 @@ class Sandbox:
                         and _epoch(c.get("lastHeartbeatTime")) >= fresh_since:
                     ready.add(n["metadata"]["name"])
         return set(cfg.node_names()) <= ready
+
+    def _forget_removed_nodes(self, cfg: ClusterConfig, ctx) -> None:
+        """Delete Node objects left in etcd by an earlier run with more nodes.
+
+        Without this, `up --nodes 1` after a two-node run shows a NotReady
+        labkit-node-2 forever, and the node lifecycle controller taints it.
+        """
+        nodes = health.get_json(cfg.ports.apiserver, "/api/v1/nodes", ctx) or {"items": []}
+        keep = set(cfg.node_names())
+        for n in nodes["items"]:
+            name = n["metadata"]["name"]
+            if name.startswith("labkit-node-") and name not in keep:
+                status, body = health.request("DELETE", cfg.ports.apiserver, f"/api/v1/nodes/{name}", ctx)
+                if status in (200, 202, 404):
+                    self.progress.say(f"removed node {name} (this run has {cfg.nodes} node(s))")
+                else:
+                    self.progress.say(f"could not remove the old node {name}: HTTP {status} "
+                                      f"{body[:200].decode(errors='replace')}")
 
     def _failure_report(self, what: str) -> str:
         """Name the failed component and show its last log lines."""

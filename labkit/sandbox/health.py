@@ -27,9 +27,15 @@ def tls_context(ca: Path | None, cert: Path | None = None, key: Path | None = No
 
 def get(port: int, path: str, ctx: ssl.SSLContext, timeout: float = 2.0) -> tuple[int, bytes]:
     """GET https://127.0.0.1:port/path; (0, error text) when nothing answers."""
+    return request("GET", port, path, ctx, timeout)
+
+
+def request(method: str, port: int, path: str, ctx: ssl.SSLContext,
+            timeout: float = 2.0) -> tuple[int, bytes]:
+    """One HTTPS request to 127.0.0.1:port; (0, error text) when nothing answers."""
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request(method, path)
         resp = conn.getresponse()
         return resp.status, resp.read()
     except (OSError, http.client.HTTPException) as e:

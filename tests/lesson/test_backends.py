@@ -332,3 +332,20 @@ def test_a_kubeconfig_that_points_at_a_running_sandbox_gets_its_powers(sandbox, 
     monkeypatch.setenv("KUBECONFIG", str(renamed_kubeconfig(sandbox, tmp_path, "my-context")))
     conn = labkit.connect("kubeconfig", quiet=True)
     assert conn.backend == "sandbox" and conn.impl.cluster == TEST_CLUSTER
+
+
+def test_auto_starts_a_sandbox_when_nothing_runs(minikube, tmp_path, monkeypatch, isolated_connect, capsys):
+    from labkit.sandbox.cluster import Sandbox
+
+    minikube.status(STOPPED)
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("LABKIT_CLUSTER", "from-nothing")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    try:
+        conn = labkit.connect()
+        assert (conn.backend, conn.nodes()) == ("sandbox", ["labkit-node-1"])
+        assert capsys.readouterr().out.endswith("sandbox 'from-nothing': Kubernetes v1.37.2, 1 node\n")
+        assert os.environ["KUBECONFIG"] == str(tmp_path / "state" / "from-nothing" / "kubeconfig")
+        assert ["status", "-o", "json"] in [call[:3] for call in minikube.calls()]
+    finally:
+        Sandbox("from-nothing").down(purge=True)

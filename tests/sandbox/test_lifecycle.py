@@ -200,6 +200,19 @@ def test_purge_removes_the_state(private_home):
     assert not box.dir.exists()
 
 
+def test_fewer_nodes_after_a_restart_leaves_no_stale_node(private_home):
+    name = f"shrink-{uuid.uuid4().hex[:6]}"
+    box = Sandbox(name, progress=Progress(quiet=True))
+    try:
+        box.up(2)
+        box.down()
+        box.up(1)
+        core = kubeconfig_client(box.kubeconfig)
+        assert [n.metadata.name for n in core.list_node().items] == ["labkit-node-1"]
+    finally:
+        box.down(purge=True)
+
+
 def test_a_corrupted_state_is_reported_with_the_fix(private_home):
     name = f"broken-{uuid.uuid4().hex[:6]}"
     state = private_home / name
