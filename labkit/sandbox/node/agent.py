@@ -76,7 +76,9 @@ class Agent:
             self.nodes[name] = Node(name, port, self.dir / name, client)
         self.crash_backoff = Backoff()
         self.pull_backoff = Backoff()
-        self.inbox: queue.Queue = queue.Queue()
+        # SimpleQueue.put is reentrant: the SIGTERM handler posts "stop" from the main thread,
+        # possibly while that thread is inside get_nowait() (a Queue would deadlock there).
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -476,7 +478,7 @@ class Agent:
         except ApiException as e:
             if e.status == 404 and optional:
                 return None
-            raise KeyError(f'{kind} "{name}" not found') from e
+            raise KeyError(f'{kind}s "{name}" not found') from e  # the API's NotFound wording
         data = dict(obj.get("data") or {})
         if kind == "secret":
             import base64
@@ -511,7 +513,8 @@ class Agent:
             kind, _, resource = ref["resource"].partition(".")
             value = ((c.spec.get("resources") or {}).get(kind) or {}).get(resource)
             return str(value) if value is not None else ("0" if kind == "requests" else "")
-        for kind, key in (("configmap", "configMapKeyRef"), ("secret", "secretKeyRef")):
+        for kind, key, title in (("configmap", "configMapKeyRef", "ConfigMap"),
+                                 ("secret", "secretKeyRef", "Secret")):
             ref = source.get(key)
             if ref:
                 data = self._read_ref(worker.node.client, kind, worker.namespace, ref["name"],
@@ -519,7 +522,7 @@ class Agent:
                 if data is None or ref["key"] not in data:
                     if ref.get("optional"):
                         return None
-                    raise KeyError(f'couldn\'t find key {ref["key"]} in {kind} '
+                    raise KeyError(f'couldn\'t find key {ref["key"]} in {title} '
                                    f'{worker.namespace}/{ref["name"]}')
                 return data[ref["key"]]
         return None
@@ -573,15 +576,26 @@ class Agent:
                 client = self.nodes[entry["node"]].client
                 try:
                     if "status" in entry:
-                        client.patch_pod_status(entry["ns"], entry["name"], uid, entry["status"])
+                        self._send_status(client, entry)
                     if entry.get("delete"):
                         client.delete_pod(entry["ns"], entry["name"], uid)
                 except ApiException as e:
-                    if e.status in (404, 409, 422):
+                    if e.status in (404, 409):
                         continue  # gone, or re-created under the same name: nothing to report
                     self._retry_status(uid, entry)
                 except Exception:
                     self._retry_status(uid, entry)
+
+    @staticmethod
+    def _send_status(client, entry: dict) -> None:
+        """Patch a pod's status; a rejection (422) is logged, not retried: resending cannot fix it."""
+        try:
+            client.patch_pod_status(entry["ns"], entry["name"], entry["uid"], entry["status"])
+        except ApiException as e:
+            if e.status != 422:
+                raise
+            log.warning("status of pod %s/%s rejected by the API server: %s",
+                        entry["ns"], entry["name"], e.body)
 
     def _retry_status(self, uid: str, entry: dict) -> None:
         time.sleep(0.5)
@@ -589,8 +603,11 @@ class Agent:
             newer = self.pending_status.get(uid)
             if newer is None:
                 self.pending_status[uid] = entry
-            elif entry.get("delete"):
+                return
+            if entry.get("delete"):
                 newer["delete"] = True
+            if "status" in entry and "status" not in newer:
+                newer["status"] = entry["status"]  # a delete-only entry must not drop the final status
 
     def event(self, worker: PodWorker, c: Container | None, etype: str, reason: str, message: str) -> None:
         """Record an event on the pod (or one of its containers), from "kubelet"."""

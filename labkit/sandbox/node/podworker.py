@@ -53,7 +53,9 @@ class Container:
 
     @property
     def ready(self) -> bool:
-        return self.current is not None and self.current.running and not self.init
+        if self.init:  # the kubelet reports an init container ready once it has succeeded
+            return self.done is not None and self.done.exit_code == 0
+        return self.current is not None and self.current.running
 
     @property
     def started(self) -> bool:
@@ -96,6 +98,9 @@ class PodWorker:
         spec = pod["spec"]
         self.init_containers = [Container(c, True) for c in spec.get("initContainers") or []]
         self.containers = [Container(c, False) for c in spec.get("containers") or []]
+        if self.init_containers:  # the kubelet's default waiting reason when a pod has init containers
+            for c in self.all_containers():
+                c.waiting = ("PodInitializing", None)
         self.start_time: float | None = None
         self.terminal_phase: str | None = None  # set once the pod is Succeeded/Failed
         self.reason: str | None = None
@@ -156,7 +161,11 @@ class PodWorker:
             c.last = Termination.from_api(last) if last else None
             state = st.get("state") or {}
             if "terminated" in state:
-                c.done = Termination.from_api(state["terminated"])
+                term = Termination.from_api(state["terminated"])
+                if self.terminal_phase is None:
+                    self._after_exit(c, term)  # it may still be due a restart, per policy
+                else:
+                    c.done = term
             elif "running" in state:
                 # The process died with the previous agent: report it as the kubelet does.
                 lost = Termination(
@@ -204,9 +213,6 @@ class PodWorker:
                 return False
             self._sync_container(c, now, restart_on_success=False)
             return False
-        for c in self.containers:
-            if c.current is None and c.done is None and c.waiting[0] == "PodInitializing":
-                c.waiting = ("ContainerCreating", None)
         return True
 
     def _sync_container(self, c: Container, now: float, restart_on_success: bool = True) -> None:
@@ -286,7 +292,7 @@ class PodWorker:
                              f"Image size: 0 bytes.")
         else:
             self.agent.event(self, c, "Normal", "Pulled",
-                             f'Container image "{image}" already present on machine')
+                             f'Container image "{image}" already present on machine and can be accessed by the pod')
         c.image_id = images.image_id(image)
         return True
 
@@ -296,21 +302,20 @@ class PodWorker:
             c.image_id = None
             self._first_start(c, time.time())
             return
-        if restart:
-            if c.current is not None:
-                c.current = None
-            c.restart_count += 1
-        argv = images.argv_for(image, _expand_all(c.spec.get("command"), self, c),
-                               _expand_all(c.spec.get("args"), self, c))
-        cdir = self.dir / c.name
-        log_path = cdir / f"{c.restart_count}.log"
         try:
             env = self.agent.container_env(self, c)
         except KeyError as e:
+            # No container was created, so restartCount stays as it is (as in the kubelet).
             c.waiting = ("CreateContainerConfigError", str(e).strip("'\""))
             self.agent.event(self, c, "Warning", "Failed", f"Error: {c.waiting[1]}")
             self._wake_at(time.time() + 2)
             return
+        if restart:
+            c.current = None
+            c.restart_count += 1
+        argv = images.argv_for(image, _expand_all(c.spec.get("command"), self, c),
+                               _expand_all(c.spec.get("args"), self, c))
+        log_path = self.dir / c.name / f"{c.restart_count}.log"
         cwd = self._working_dir(c)
         try:
             instance = runtime.start(argv, env=env, cwd=cwd, log_path=log_path)
@@ -364,7 +369,8 @@ class PodWorker:
             c.done = term  # an init container that succeeded is done
             return
         restart = self._should_restart(c, term.exit_code)
-        if restart and not self.being_deleted() and self.terminal_phase is None:
+        stopping = self.kill_deadline is not None or self.being_deleted() or self.terminal_phase is not None
+        if restart and not stopping:
             c.exited = term
             self._wake_at(term.finished_at + RESTART_PAUSE)
         else:
@@ -418,18 +424,30 @@ class PodWorker:
             self.agent.request_delete(self)
 
     def _deadline_exceeded(self) -> None:
-        self.reason, self.message = DEADLINE_REASON, DEADLINE_MESSAGE
-        if self.terminal_phase is None:
-            self.agent.event(self, None, "Warning", DEADLINE_REASON, DEADLINE_MESSAGE)
-            grace = float(self.spec.get("terminationGracePeriodSeconds", 30))
-            self.kill_all("deadline", grace)
-            self.terminal_phase = "Failed"
+        """Stop the pod (SIGTERM, SIGKILL after its grace period), then report it Failed.
+
+        Called on every sync until its processes are gone: like the kubelet's status
+        manager, the phase turns Failed only once no container can still be running.
+        """
+        now = time.time()
+        if self.reason != DEADLINE_REASON:
+            self.reason, self.message = DEADLINE_REASON, DEADLINE_MESSAGE
+            self.agent.event(self, None, "Normal", DEADLINE_REASON, DEADLINE_MESSAGE)
+            self.kill_all("deadline", float(self.spec.get("terminationGracePeriodSeconds", 30)))
         running = self.running_instances()
-        if running and self.kill_deadline is not None and time.time() >= self.kill_deadline:
-            for inst in running:
-                _signal(inst, signal.SIGKILL)
         if running:
-            self._wake_at(min(self.kill_deadline or time.time(), time.time() + 0.5))
+            if now >= self.kill_deadline:
+                for inst in running:
+                    _signal(inst, signal.SIGKILL)
+                self._wake_at(now + 0.5)
+            else:
+                self._wake_at(self.kill_deadline)
+            self.agent.publish(self)
+            return
+        for c in self.all_containers():
+            if c.exited is not None:  # a restart that will not happen now
+                c.done, c.exited = c.exited, None
+        self.terminal_phase = "Failed"
         self._publish(terminal=True)
 
     def lose_processes(self) -> None:
@@ -456,11 +474,6 @@ class PodWorker:
         """The full pod status the kubelet would report now."""
         inits = [status.container_status(c) for c in self.init_containers]
         mains = [status.container_status(c) for c in self.containers]
-        initializing = any(c.done is None or c.done.exit_code != 0 for c in self.init_containers)
-        if initializing:
-            for st, c in zip(mains, self.containers):
-                if c.current is None and c.done is None and c.last is None:
-                    st["state"] = {"waiting": {"reason": "PodInitializing"}}
         terminal = self.terminal_phase is not None or self.being_deleted()
         pod_phase = self.terminal_phase or status.phase(self.spec, inits, mains, terminal=terminal)
         conds = status.conditions(self.spec, inits, mains, pod_phase,
@@ -477,7 +490,8 @@ class PodWorker:
             "podIPs": [{"ip": "127.0.0.1"}],
             "startTime": runtime.rfc3339(self.start_time),
             "containerStatuses": mains,
-            "qosClass": status.qos_class(self.spec),
+            # The API server sets qosClass at creation and refuses any other value.
+            "qosClass": (self.pod.get("status") or {}).get("qosClass") or status.qos_class(self.spec),
         }
         if inits:
             out["initContainerStatuses"] = inits

@@ -132,7 +132,16 @@ def _container_setup() -> None:
 
 
 def reap(instance: Instance) -> Termination:
-    """Collect an exited instance's status (exit code, or 128+signal)."""
+    """Collect an exited instance's status (exit code, or 128+signal).
+
+    A container ends with its main process, as in a PID namespace: whatever it
+    left running in its process group is killed first (the unreaped leader
+    keeps the group id from being reused).
+    """
+    try:
+        os.killpg(instance.proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
     code = instance.proc.wait()
     exit_code = 128 - code if code < 0 else code
     finished = time.time()

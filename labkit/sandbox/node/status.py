@@ -148,14 +148,14 @@ def carry_transition_times(new: list[dict], old: list[dict]) -> list[dict]:
 
 
 def qos_class(spec: dict) -> str:
-    """BestEffort, Burstable or Guaranteed, from requests and limits."""
+    """BestEffort, Burstable or Guaranteed, from cpu and memory requests and limits only."""
     containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])
     any_set = False
     guaranteed = True
     for c in containers:
         res = c.get("resources") or {}
         req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
+        if any(r in req or r in lim for r in ("cpu", "memory")):
             any_set = True
         for r in ("cpu", "memory"):
             if r not in lim or req.get(r, lim.get(r)) != lim.get(r):
