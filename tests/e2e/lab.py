@@ -144,14 +144,15 @@ class NotebookPage:
     def running_cells(self) -> int:
         return self.page.locator(".jp-CodeCell .jp-InputPrompt", has_text="[*]").count()
 
-    def run_all(self, timeout: float) -> None:
-        """Run ▸ Run All Cells from the menu bar, then wait for the kernel to settle."""
+    def run_all(self, timeout: float, *, wait: bool = True) -> None:
+        """Run ▸ Run All Cells from the menu bar, then (``wait``) wait for the kernel to settle."""
         self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         # Let the first cell get queued before waiting for the queue to drain.
         self.page.locator(".jp-CodeCell .jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]")).first.wait_for(
             timeout=30_000)
-        self.wait_idle(timeout)
+        if wait:
+            self.wait_idle(timeout)
 
     def code_cells(self) -> list[str]:
         """Each code cell's prompt, e.g. ``[3]:``; ``[ ]:`` means it never ran."""
