@@ -48,6 +48,10 @@ def kill(pod: str, *, namespace: str | None = None, container: str | None = None
     ns = namespace or _current_namespace()
     result = _control(cluster, {"op": "kill", "namespace": ns, "pod": pod,
                                 "container": container, "signal": signal_name})
+    if not result.get("delivered", True):
+        return (f"sent {result['signal']} to container {result['container']} of pod {ns}/{pod} "
+                f"(pid {result['pid']}): no effect, its main process does not handle that signal "
+                "(as PID 1 in a container, it ignores it)")
     return (f"killed container {result['container']} of pod {ns}/{pod} "
             f"(pid {result['pid']}) with {result['signal']}")
 

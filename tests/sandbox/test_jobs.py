@@ -99,7 +99,9 @@ def test_ttl_after_finished_removes_the_job_and_its_pods(core, batch, namespace)
 def test_deleting_a_job_removes_its_pods_and_processes(core, batch, namespace, sandbox):
     from labkit.sandbox import procs
 
-    batch.create_namespaced_job(namespace, job("busy", 120, parallelism=2, completions=2))
+    busy = job("busy", 120, parallelism=2, completions=2)
+    busy["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 1  # Python ignores SIGTERM as PID 1
+    batch.create_namespaced_job(namespace, busy)
     wait_for(lambda: len([p for p in job_pods(core, namespace, "busy") if p.status.phase == "Running"]) == 2,
              timeout=60, what="two running pods")
     pod_dirs = _pod_dirs(sandbox, namespace)
@@ -168,7 +170,8 @@ def test_deleting_a_namespace_stops_its_pods(core, namespace, sandbox):
 
     core.create_namespaced_pod(namespace, {
         "metadata": {"name": "doomed"},
-        "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"]}]}})
+        "spec": {"terminationGracePeriodSeconds": 1,  # sleep ignores SIGTERM as a container's PID 1
+                 "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"]}]}})
     wait_for(lambda: core.read_namespaced_pod("doomed", namespace).status.phase == "Running", what="running")
     dirs = _pod_dirs(sandbox, namespace)
     assert dirs

@@ -71,3 +71,53 @@ def test_a_missing_config_map_key_is_reported_in_the_kubelets_words(core, namesp
                  timeout=30, what="CreateContainerConfigError")
     assert w.message == f"couldn't find key b in ConfigMap {namespace}/settings"
     assert status_of(core, namespace, "needs-b").container_statuses[0].restart_count == 0
+
+
+def test_every_start_ensures_the_image(core, namespace):
+    core.create_namespaced_pod(namespace, shell_pod("again", "Always", "exit 1", image="busybox:1.36"))
+    wait_for(lambda: (status_of(core, namespace, "again").container_statuses or [None])[0] is not None
+             and status_of(core, namespace, "again").container_statuses[0].restart_count >= 1,
+             timeout=30, what="a first restart")
+
+    def pulled_count():
+        events = core.list_namespaced_event(namespace, field_selector="reason=Pulled").items
+        return sum(e.count or 1 for e in events)
+    wait_for(lambda: pulled_count() >= 2, timeout=10, what="a Pulled event for each start")
+    events = core.list_namespaced_event(namespace, field_selector="reason=Pulled").items
+    assert {e.message for e in events} == {
+        'Container image "busybox:1.36" already present on machine and can be accessed by the pod'}
+
+
+def _last_status_before_deletion(core, namespace: str, name: str, timeout: float = 60):
+    """Delete a pod and return the container status its node reported last."""
+    from kubernetes import watch
+
+    core.delete_namespaced_pod(name, namespace)
+    last = None
+    for event in watch.Watch().stream(core.list_namespaced_pod, namespace,
+                                      field_selector=f"metadata.name={name}", timeout_seconds=timeout):
+        statuses = event["object"].status.container_statuses
+        if statuses:
+            last = statuses[0]
+        if event["type"] == "DELETED":
+            return last
+    raise AssertionError(f"pod {name} was not deleted within {timeout}s")
+
+
+def test_a_main_process_without_a_sigterm_handler_waits_out_the_grace_period(core, kubectl, namespace):
+    # PID 1 of a container ignores signals it does not handle: only the SIGKILL at the end stops it.
+    pod = shell_pod("deaf", "Always", "sleep 60")
+    pod["spec"]["terminationGracePeriodSeconds"] = 2
+    core.create_namespaced_pod(namespace, pod)
+    wait_for(lambda: status_of(core, namespace, "deaf").phase == "Running", what="Running")
+    term = _last_status_before_deletion(core, namespace, "deaf").state.terminated
+    assert (term.exit_code, term.reason) == (137, "Error")
+
+
+def test_a_main_process_with_a_sigterm_handler_exits_on_its_own(core, kubectl, namespace):
+    pod = shell_pod("polite", "Always", "trap 'exit 0' TERM; echo up; while true; do sleep 0.1; done")
+    core.create_namespaced_pod(namespace, pod)
+    wait_for(lambda: "up" in kubectl("logs", "polite", "-n", namespace, check=False).stdout,
+             what="the handler installed")
+    term = _last_status_before_deletion(core, namespace, "polite").state.terminated
+    assert (term.exit_code, term.reason) == (0, "Completed")

@@ -171,7 +171,7 @@ def test_init_containers_run_first_in_order(core, kubectl, namespace):
 
 def test_active_deadline_fails_the_pod(core, kubectl, namespace):
     pod = shell_pod("slow", "Never", "sleep 60")
-    pod["spec"]["activeDeadlineSeconds"] = 2
+    pod["spec"].update(activeDeadlineSeconds=2, terminationGracePeriodSeconds=1)  # sleep ignores SIGTERM
     core.create_namespaced_pod(namespace, pod)
     wait_for(lambda: status_of(core, namespace, "slow").phase == "Failed", timeout=30, what="Failed")
     st = status_of(core, namespace, "slow")

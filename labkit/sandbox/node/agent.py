@@ -679,9 +679,9 @@ class Agent:
             raise RuntimeError(f'container "{c.name}" of pod {namespace}/{name} is not running '
                                f"(state: {next(iter(c.state_api()))})")
         pid = c.current.pid
-        os.killpg(pid, sig)
+        delivered = runtime.signal_container(c.current, sig)
         return {"pod": name, "namespace": namespace, "container": c.name, "pid": pid,
-                "node": worker.node.name, "signal": signal.Signals(sig).name}
+                "node": worker.node.name, "signal": signal.Signals(sig).name, "delivered": delivered}
 
     def _do_fail(self, node_name: str) -> dict:
         node = self._node(node_name)
@@ -772,10 +772,7 @@ class _Relist(Exception):
 
 
 def _kill_now(inst: runtime.Instance) -> None:
-    try:
-        os.killpg(inst.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    runtime.signal_container(inst, signal.SIGKILL)
 
 
 def _expand(value: str, env: dict[str, str]) -> str:

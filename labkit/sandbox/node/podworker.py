@@ -9,7 +9,6 @@ agent's main thread, so PDEATHSIG (which follows the spawning thread) holds.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -246,7 +245,8 @@ class PodWorker:
             self._wake_at(backoff.ready_at(key, since))
             return
         backoff.next(key, since)
-        self._start(c, restart=True)
+        if self._pull(c, now):  # the kubelet ensures the image before every start
+            self._start(c, restart=True)
 
     def _first_start(self, c: Container, now: float) -> None:
         if not self._pull(c, now):
@@ -255,8 +255,6 @@ class PodWorker:
 
     def _pull(self, c: Container, now: float) -> bool:
         """The sandbox's image pull: instant for supported images, a real failure otherwise."""
-        if c.image_id:
-            return True
         image = c.spec.get("image", "")
         policy = c.spec.get("imagePullPolicy") or images.pull_policy_default(image)
         known = images.lookup(image)
@@ -298,10 +296,7 @@ class PodWorker:
 
     def _start(self, c: Container, *, restart: bool) -> None:
         image = images.lookup(c.spec.get("image", ""))
-        if image is None:  # the image "vanished": only possible after a restore
-            c.image_id = None
-            self._first_start(c, time.time())
-            return
+        assert image is not None, "_pull() lets only supported images through"
         try:
             env = self.agent.container_env(self, c)
         except KeyError as e:
@@ -511,13 +506,7 @@ class PodWorker:
 
 
 def _signal(instance: Instance, sig: int) -> None:
-    try:
-        os.killpg(instance.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            instance.proc.send_signal(sig)
-        except ProcessLookupError:
-            pass
+    runtime.signal_container(instance, sig)
 
 
 def _go_duration(seconds: float) -> str:

@@ -157,6 +157,40 @@ def reap(instance: Instance) -> Termination:
     return instance.termination
 
 
+def signal_container(instance: Instance, sig: int) -> bool:
+    """Signal a container as a runtime does; False when the signal had no effect.
+
+    SIGKILL ends the whole process group. Any other signal goes to the main
+    process only, and only if that process handles it: a container's main
+    process is PID 1 of its PID namespace, and the kernel drops a signal sent
+    to it from outside whose action is the default. (So a Python or shell main
+    process ignores SIGTERM, and a deletion waits out its grace period.)
+    """
+    pid = instance.proc.pid
+    try:
+        if sig == signal.SIGKILL:
+            os.killpg(pid, sig)
+            return True
+        if not _handles(pid, sig):
+            return False
+        os.kill(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _handles(pid: int, sig: int) -> bool:
+    """Whether ``pid`` has a handler for ``sig`` (the SigCgt mask of /proc/PID/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except OSError:
+        pass
+    return False
+
+
 def exit_description(exit_code: int) -> str:
     """``137`` -> ``SIGKILL`` for messages."""
     if exit_code > 128:
