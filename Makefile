@@ -26,7 +26,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 define GO_HELP
 The sandbox binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)
-are built once from Go modules (about 11 minutes on 2 cores), and that needs Go >= 1.26.
+are built once from Go modules (about 10 minutes on 2 cores), and that needs Go >= 1.26.
 Install it from https://go.dev/doc/install, or with conda: conda install -c conda-forge 'go>=1.26'
 (Debian/Ubuntu's golang package is too old), then run make again.
 endef
