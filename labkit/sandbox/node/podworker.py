@@ -399,24 +399,33 @@ class PodWorker:
             if grace is None:
                 grace = self.spec.get("terminationGracePeriodSeconds", 30)
             self.kill_all("deletion", float(grace))
-        running = self.running_instances()
-        if running:
-            if now >= self.kill_deadline:
-                for inst in running:
-                    _signal(inst, signal.SIGKILL)
-                self._wake_at(now + 0.5)
-            else:
-                self._wake_at(self.kill_deadline)
+        if self._still_stopping(now):
             return
-        # Every process has stopped: a pending restart will not happen now.
-        for c in self.all_containers():
-            if c.exited is not None:
-                c.done, c.exited = c.exited, None
+        self._cancel_pending_restarts()
         if self.terminal_phase is None:
             self._publish(terminal=True)
         if not self.delete_requested and not self.deleted_from_api:
             self.delete_requested = True
             self.agent.request_delete(self)
+
+    def _still_stopping(self, now: float) -> bool:
+        """After kill_all(): SIGKILL what outlived the grace period; True while anything runs."""
+        running = self.running_instances()
+        if not running:
+            return False
+        if now >= self.kill_deadline:
+            for inst in running:
+                _signal(inst, signal.SIGKILL)
+            self._wake_at(now + 0.5)
+        else:
+            self._wake_at(self.kill_deadline)
+        return True
+
+    def _cancel_pending_restarts(self) -> None:
+        """Every process has stopped for good: a restart waiting out its back-off will not happen."""
+        for c in self.all_containers():
+            if c.exited is not None:
+                c.done, c.exited = c.exited, None
 
     def _deadline_exceeded(self) -> None:
         """Stop the pod (SIGTERM, SIGKILL after its grace period), then report it Failed.
@@ -429,19 +438,10 @@ class PodWorker:
             self.reason, self.message = DEADLINE_REASON, DEADLINE_MESSAGE
             self.agent.event(self, None, "Normal", DEADLINE_REASON, DEADLINE_MESSAGE)
             self.kill_all("deadline", float(self.spec.get("terminationGracePeriodSeconds", 30)))
-        running = self.running_instances()
-        if running:
-            if now >= self.kill_deadline:
-                for inst in running:
-                    _signal(inst, signal.SIGKILL)
-                self._wake_at(now + 0.5)
-            else:
-                self._wake_at(self.kill_deadline)
+        if self._still_stopping(now):
             self.agent.publish(self)
             return
-        for c in self.all_containers():
-            if c.exited is not None:  # a restart that will not happen now
-                c.done, c.exited = c.exited, None
+        self._cancel_pending_restarts()
         self.terminal_phase = "Failed"
         self._publish(terminal=True)
 
