@@ -68,6 +68,12 @@ def cmd_down(args) -> int:
 
 
 def cmd_status(args) -> int:
+    if args.kubeconfig:  # for scripts: `export KUBECONFIG=$(labkit status --kubeconfig)`
+        sandbox = _sandbox(args)
+        if not sandbox.running():
+            return 3
+        print(sandbox.kubeconfig)
+        return 0
     status = _sandbox(args).status()
     if args.json:
         print(json.dumps(status, indent=2))
@@ -216,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = cluster_cmd("status", cmd_status, "show each component's pid, port and health")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--kubeconfig", action="store_true",
+                   help="print only the running cluster's kubeconfig path (exit 3 if it is stopped)")
 
     p = cluster_cmd("logs", cmd_logs, "show a component's log")
     p.add_argument("component", help="etcd, kube-apiserver, kube-controller-manager, "

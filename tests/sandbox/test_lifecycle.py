@@ -69,6 +69,13 @@ def test_status_reports_every_component(own_cluster):
         assert procs.alive(comp["pid"]), comp
 
 
+def test_status_kubeconfig_prints_the_path_for_scripts(own_cluster):
+    result = labkit_cli("status", "--name", own_cluster.name, "--kubeconfig")
+    assert (result.returncode, result.stdout) == (0, f"{own_cluster.kubeconfig}\n"), result.stderr
+    stopped = labkit_cli("status", "--name", "never-started", "--kubeconfig")
+    assert (stopped.returncode, stopped.stdout) == (3, "")
+
+
 def test_logs_command_shows_a_component_log(own_cluster):
     result = labkit_cli("logs", "kube-apiserver", "--name", own_cluster.name, "--tail", "5")
     assert result.returncode == 0
