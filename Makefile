@@ -68,7 +68,10 @@ sandbox: binaries
 
 lab: sandbox
 	@echo "==> JupyterLab (stop it with Ctrl-C; stop the sandbox with: $(LABKIT) down)"
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(NOTEBOOKS) $(ALLOW_ROOT) $(JUPYTER_ARGS)
+	@# Its terminals inherit JupyterLab's environment: point them at the sandbox when it runs.
+	@kc=$$($(LABKIT) status --kubeconfig); \
+	if [ -n "$$kc" ]; then export KUBECONFIG="$$kc"; echo "==> JupyterLab terminals: KUBECONFIG=$$kc"; fi; \
+	set -x; exec $(BIN)/jupyter lab --ServerApp.root_dir=$(NOTEBOOKS) $(ALLOW_ROOT) $(JUPYTER_ARGS)
 
 test: binaries
 	@echo "==> tests"

@@ -47,18 +47,14 @@ def test_postbuild_installs_labkit_and_reuses_the_binaries(binder_env):
 def test_start_brings_the_sandbox_up_before_jupyterlab(binder_env):
     labkit = str(VENV_BIN / "labkit")
     try:
-        # `start` ends by exec'ing its arguments (JupyterLab on Binder); here a command that
-        # asks the cluster, through the kubeconfig labkit wrote, whether it is serving.
+        # `start` ends by exec'ing its arguments (JupyterLab on Binder); here a shell that, like a
+        # JupyterLab terminal, inherits start's environment and runs kubectl with no flags.
+        probe = f"{labkit} status --json && {VENV_BIN / 'kubectl'} get nodes -o name"
         proc = subprocess.run(
-            ["bash", str(REPO / "binder" / "start"), labkit, "status", "--json"],
+            ["bash", str(REPO / "binder" / "start"), "bash", "-c", probe],
             env=binder_env, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         assert '"running": true' in proc.stdout, proc.stdout
-        home = Path(binder_env["HOME"])
-        kubeconfig = next(home.glob(".local/state/labkit/labkit/kubeconfig*"))
-        nodes = subprocess.run([str(VENV_BIN / "kubectl"), "--kubeconfig", str(kubeconfig),
-                                "get", "nodes", "-o", "name"],
-                               env=binder_env, capture_output=True, text=True, timeout=60)
-        assert nodes.stdout.split() == ["node/labkit-node-1", "node/labkit-node-2"], (nodes, proc.stdout)
+        assert proc.stdout.split()[-2:] == ["node/labkit-node-1", "node/labkit-node-2"], proc.stdout
     finally:
         subprocess.run([labkit, "down", "--purge"], env=binder_env, capture_output=True, timeout=120)
