@@ -187,9 +187,16 @@ class PodWatch:
         self.box.children[1].disabled = not self.running
 
     def _repr_mimebundle_(self, **kwargs):
-        if self.box is not None:
-            return self.box._repr_mimebundle_(**kwargs)
-        return {"text/plain": self.model.text()}
+        if self.box is None:
+            return {"text/plain": self.model.text()}
+        # A saved notebook (papermill, nbval) keeps no widget state: its text should be the
+        # table as it was shown, not the widget's VBox(...) repr.
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):  # (data, metadata)
+            bundle[0]["text/plain"] = self.model.text()
+        elif bundle is not None:
+            bundle["text/plain"] = self.model.text()
+        return bundle
 
     def __repr__(self) -> str:
         return self.model.text()

@@ -92,6 +92,11 @@ def test_the_live_widget_shows_the_table_and_stops_with_its_button(lab):
         wait_for(lambda: "<td style='padding:2px 12px 2px 0'>Completed</td>" in table.value, timeout=60,
                  what="Completed in the widget's table")
         assert f"watching pods in {lab.namespace}" in table.value
+        # What a saved notebook keeps (no widget state there): the table as text, not VBox(...).
+        bundle = view._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle
+        assert bundle["text/plain"].splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+        assert "Completed" in bundle["text/plain"]
         button.click()
         assert not view.running and button.disabled
         assert "stopped" in table.value
