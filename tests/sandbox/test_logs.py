@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 from ..conftest import kubectl_path, wait_for
@@ -31,6 +32,32 @@ def test_previous_shows_the_last_instance(core, kubectl, namespace):
              and core.read_namespaced_pod("flaky", namespace).status.container_statuses[0].restart_count >= 1,
              timeout=30, what="a restart")
     assert kubectl("logs", "flaky", "-n", namespace, "--previous").stdout == "run\n"
+
+
+def test_in_crash_loop_back_off_logs_and_previous_both_read_the_run_that_crashed(core, kubectl, namespace):
+    # The kubelet reads lastState's run for both while the container waits to restart.
+    core.create_namespaced_pod(namespace, counter_pod("looping", "Always", "echo run $(date +%s%N); exit 1"))
+
+    def backing_off():
+        statuses = core.read_namespaced_pod("looping", namespace).status.container_statuses or []
+        return (statuses and statuses[0].restart_count >= 1 and statuses[0].state.waiting
+                and statuses[0].state.waiting.reason == "CrashLoopBackOff")
+    wait_for(backing_off, timeout=30, what="CrashLoopBackOff after a restart")
+    current = kubectl("logs", "looping", "-n", namespace).stdout
+    previous = kubectl("logs", "looping", "-n", namespace, "--previous").stdout
+    assert current.startswith("run ") and previous == current
+
+
+def test_a_container_waiting_for_its_image_has_no_log_yet(core, kubectl, namespace):
+    pod = counter_pod("nopull", "Always", "true")
+    pod["spec"]["containers"][0]["image"] = "nginx:9.9"
+    core.create_namespaced_pod(namespace, pod)
+    wait_for(lambda: "ImagePullBackOff" in kubectl("get", "pod", "nopull", "-n", namespace).stdout,
+             timeout=60, what="ImagePullBackOff")
+    result = kubectl("logs", "nopull", "-n", namespace, check=False)
+    assert result.returncode != 0
+    assert re.search('container "main" in pod "nopull" is waiting to start: '
+                     "(trying and failing to pull image|image can't be pulled)$", result.stderr.strip()), result.stderr
 
 
 def test_previous_without_a_restart_is_an_error(core, kubectl, namespace):

@@ -120,21 +120,10 @@ class _KubeletHandler(BaseHTTPRequestHandler):
         if c is None:
             return self._reply(404, f'container "{container}" in pod "{pod}" not found\n'.encode())
         previous = query.get("previous", ["false"])[0] in ("true", "1")
-        files = list(c.instances)
-        current_running = c.current is not None and c.current.running
-        if previous:
-            # The instance before the newest one (as CRI: the previous container).
-            if len(files) < 2:
-                return self._reply(
-                    400, f'previous terminated container "{container}" in pod "{pod}" not found\n'.encode())
-            path, running = Path(files[-2]), (lambda: False)
-        else:
-            if not files:
-                return self._reply(
-                    400, f'container "{container}" in pod "{pod}" is waiting to start\n'.encode())
-            inst = c.current
-            path = Path(files[-1])
-            running = (lambda: inst is not None and inst.running) if current_running else (lambda: False)
+        try:
+            path, running = _log_source(c, pod, previous)
+        except LookupError as e:
+            return self._reply(400, f"{e.args[0]}\n".encode())
         try:
             opts = logs.LogOptions.from_query(query)
         except ValueError as e:
@@ -232,3 +221,35 @@ def control_request(sock_path: Path, request: dict, timeout: float = 30.0) -> di
                 break
             data += chunk
     return json.loads(data)
+
+
+# The kubelet's words for the common reasons a container has no log yet.
+WAITING_DETAIL = {"ErrImagePull": "image can't be pulled",
+                  "ImagePullBackOff": "trying and failing to pull image"}
+
+
+def _log_source(c, pod: str, previous: bool):
+    """The log file ``kubectl logs [--previous]`` reads, chosen as the kubelet does.
+
+    Its rule (validateContainerLogStatus): ``--previous`` reads lastState's
+    run; otherwise the running run, else the terminated one, else lastState's
+    (so while a container waits out CrashLoopBackOff both read the run that
+    just crashed). Raises LookupError with the kubelet's message.
+    """
+    files = list(c.instances)
+    state = c.state_api()
+    if previous:
+        # lastState is the newest run while the container waits to restart, else the one before.
+        index = -1 if "waiting" in state else -2
+        if c.last is None or len(files) < -index:
+            raise LookupError(f'previous terminated container "{c.name}" in pod "{pod}" not found')
+        return Path(files[index]), (lambda: False)
+    if not files or ("waiting" in state and c.last is None):
+        reason = state.get("waiting", {}).get("reason", "ContainerCreating")
+        detail = WAITING_DETAIL.get(reason, reason)
+        raise LookupError(f'container "{c.name}" in pod "{pod}" is waiting to start: {detail}')
+    inst = c.current
+    if inst is not None and inst.running:
+        return Path(files[-1]), (lambda: inst.running)
+    return Path(files[-1]), (lambda: False)
+
