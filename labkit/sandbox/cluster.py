@@ -115,6 +115,21 @@ class Sandbox:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
+    @contextlib.contextmanager
+    def _lock_if_free(self):
+        """Take the lock only if no other lifecycle call holds it; yields whether it was taken."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "lock", "w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     # -- up ------------------------------------------------------------------------
     def up(self, nodes: int | None = None, *, wait: bool = True) -> ClusterConfig:
         """Start the cluster (or report the running one) and wait until it is usable."""
@@ -298,7 +313,10 @@ class Sandbox:
             return {"name": self.name, "running": False, "components": []}
         running = self.running()
         if not running:
-            self._clean_orphans(cfg)
+            # An `up` in progress has components but no supervisor state yet: not orphans.
+            with self._lock_if_free() as free:
+                if free and not self.running():
+                    self._clean_orphans(cfg)
         state = self.state().get("components", {}) if running else {}
         pki = cfg.pki_dir
         admin = health.tls_context(pki / "ca.crt", pki / "admin.crt", pki / "admin.key")

@@ -146,6 +146,39 @@ def test_a_busy_port_is_skipped(own_cluster):
         blocker.close()
 
 
+def test_status_leaves_the_processes_of_an_up_in_progress_alone(own_cluster, tmp_path):
+    # While `up` holds the lock, components run before the supervisor records them: not orphans.
+    own_cluster.down()
+    cfg = own_cluster.config()
+    component = procs.spawn(["sleep", "60"], env=dict(os.environ, **{procs.MARKER: cfg.id}),
+                            log=tmp_path / "component.log")
+    try:
+        with own_cluster._lock():
+            assert labkit_cli("status", "--name", own_cluster.name).returncode == 3
+            assert procs.alive(component.pid)
+        assert labkit_cli("status", "--name", own_cluster.name).returncode == 3
+        component.wait(timeout=10)  # a true leftover once nobody holds the lock
+        assert procs.marked(cfg.id) == []
+    finally:
+        component.kill()
+        own_cluster.up()
+
+
+def test_down_right_after_the_agent_was_killed_leaves_no_container(own_cluster):
+    core = kubeconfig_client(own_cluster.kubeconfig)
+    core.create_namespaced_pod("default", busybox_pod("stray", ["sh", "-c", "sleep 300 & sleep 300"]))
+    wait_for(lambda: core.read_namespaced_pod("stray", "default").status.phase == "Running",
+             what="stray Running")
+    cluster_id = own_cluster.config().id
+    os.kill(component_pids(own_cluster)["node-agent"], signal.SIGKILL)
+    result = labkit_cli("down", "--name", own_cluster.name)
+    assert result.returncode == 0, result.stderr
+    assert procs.marked(cluster_id) == []
+    own_cluster.up()
+    core = kubeconfig_client(own_cluster.kubeconfig)
+    core.delete_namespaced_pod("stray", "default", grace_period_seconds=0)
+
+
 def test_a_killed_supervisor_takes_its_components_along(own_cluster):
     pids = component_pids(own_cluster)
     os.kill(own_cluster.supervisor_pid(), signal.SIGKILL)
