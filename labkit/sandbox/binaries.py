@@ -64,7 +64,7 @@ def _version_matches(path: Path, name: str) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     if name == "etcd":
-        return bool(re.search(r"etcd Version: 3\.[5-9]", out))
+        return f"etcd Version: {versions.etcd_minor()}." in out
     return f"v{versions.kubernetes_minor()}." in out
 
 
@@ -114,7 +114,25 @@ def go_executable() -> str:
             f"{versions.KUBERNETES_VERSION} binaries, none are cached, and Go is not "
             "installed to build them.\n" + GET_BINARIES_HINT.format(minor=versions.kubernetes_minor())
         )
+    found = _go_version(go)
+    if found is not None and found < versions.GO_MIN_VERSION:
+        need = ".".join(map(str, versions.GO_MIN_VERSION[:2]))
+        raise BinariesNotFound(
+            f"{go} is Go {'.'.join(map(str, found))}; building Kubernetes {versions.KUBERNETES_VERSION} "
+            f"needs Go >= {need} (Debian's and Ubuntu's golang packages are too old).\n"
+            + GET_BINARIES_HINT.format(minor=versions.kubernetes_minor())
+        )
     return go
+
+
+def _go_version(go: str) -> tuple[int, ...] | None:
+    """``go1.26.8`` -> ``(1, 26, 8)``; None if it cannot be told."""
+    try:
+        out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.match(r"go(\d+)\.(\d+)(?:\.(\d+))?", out.strip())
+    return tuple(int(part or 0) for part in match.groups()) if match else None
 
 
 def _go_env(go: str) -> dict[str, str]:
@@ -175,10 +193,13 @@ def _write_kube_module(workdir: Path, go: str, env: dict[str, str], progress: Pr
         [go, "mod", "download", "-json", f"k8s.io/kubernetes@{version}"],
         workdir, env, f"downloading k8s.io/kubernetes {version}", progress,
     )
-    info = subprocess.run(
+    info = subprocess.run(  # downloaded now: this only reads where its go.mod is
         [go, "mod", "download", "-json", f"k8s.io/kubernetes@{version}"],
-        cwd=workdir, env=env, capture_output=True, text=True, check=True,
+        cwd=workdir, env=env, capture_output=True, text=True,
     )
+    if info.returncode != 0:
+        raise BuildFailed(f"go mod download k8s.io/kubernetes@{version} failed:\n{info.stdout}{info.stderr}\n"
+                          "Fix the problem above, then retry with `labkit build`.")
     gomod = Path(json.loads(info.stdout)["GoMod"]).read_text()
     staging = versions.staging_version(version)
     replaces = "\n".join(f"\t{mod} => {mod} {staging}" for mod in _staging_modules(gomod))

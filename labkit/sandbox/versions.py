@@ -6,7 +6,7 @@ GOTOOLCHAIN switch is needed with Go 1.26.x.
 
 KUBERNETES_VERSION = "v1.37.2"
 ETCD_VERSION = "v3.6.16"
-#: Go toolchain the build asks for when the local one is older (None: use local).
+#: The oldest Go that builds KUBERNETES_VERSION (`labkit build` refuses older ones, saying so).
 GO_MIN_VERSION = (1, 26, 0)
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -14,6 +14,12 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 
 def kubernetes_minor(version: str = KUBERNETES_VERSION) -> str:
     """``v1.37.2`` -> ``1.37``: binaries on PATH must match this minor."""
+    major, minor = version.lstrip("v").split(".")[:2]
+    return f"{major}.{minor}"
+
+
+def etcd_minor(version: str = ETCD_VERSION) -> str:
+    """``v3.6.16`` -> ``3.6``: an etcd on PATH must match this minor."""
     major, minor = version.lstrip("v").split(".")[:2]
     return f"{major}.{minor}"
 

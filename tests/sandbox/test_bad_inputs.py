@@ -26,6 +26,32 @@ def test_no_go_and_no_binaries_says_how_to_get_them(tmp_path):
     assert "Traceback" not in message
 
 
+def test_a_go_too_old_to_build_says_which_go_is_needed(tmp_path):
+    # A stand-in `go` that reports an old version (only `go env GOVERSION` is asked).
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    (bin_dir / "go").write_text("#!/bin/sh\necho go1.19.8\n")
+    (bin_dir / "go").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "LABKIT_K8S_BIN"}
+    env.update(PATH=str(bin_dir), LABKIT_CACHE=str(tmp_path / "cache"), LABKIT_HOME=str(tmp_path / "home"))
+    result = labkit_cli("build", env=env)
+    assert result.returncode == 1
+    assert "is Go 1.19.8; building Kubernetes v1.37.2 needs Go >= 1.26" in result.stderr
+    assert "LABKIT_K8S_BIN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_etcd_on_path_of_another_minor_is_refused(tmp_path):
+    from labkit.sandbox import binaries
+
+    fake = tmp_path / "etcd"
+    fake.write_text("#!/bin/sh\necho 'etcd Version: 3.5.21'\n")
+    fake.chmod(0o755)
+    assert not binaries._version_matches(fake, "etcd")
+    fake.write_text("#!/bin/sh\necho 'etcd Version: 3.6.4'\n")
+    assert binaries._version_matches(fake, "etcd")
+
+
 def test_binaries_from_labkit_k8s_bin_are_used(tmp_path):
     from labkit.sandbox import binaries
 
