@@ -158,7 +158,14 @@ class Sandbox:
                 cfg.ports = pick_ports(cfg.nodes, cfg.ports)
                 self.progress.say(f"starting sandbox cluster '{self.name}' (existing state kept)")
             paths = binaries.ensure(self.progress)
-            pki = controlplane.prepare(cfg)
+            try:
+                pki = controlplane.prepare(cfg)
+            except (ValueError, TypeError) as e:  # cryptography's words for a damaged PEM file
+                raise ClusterStateCorrupt(
+                    f"The certificates of sandbox cluster '{self.name}' in {cfg.pki_dir} are unreadable "
+                    f"({e}).\nRemove them and start afresh with: labkit down --name {self.name} --purge "
+                    "&& labkit up"
+                ) from e
             cfg.save()
             comps = controlplane.components(cfg, pki, paths)
             (self.dir / "components.json").write_text(json.dumps({

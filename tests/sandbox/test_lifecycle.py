@@ -266,6 +266,22 @@ def test_a_corrupted_state_is_reported_with_the_fix(private_home):
     assert not state.exists()
 
 
+def test_a_damaged_certificate_is_reported_with_the_fix(own_cluster):
+    own_cluster.down()
+    ca = own_cluster.config().pki_dir / "ca.crt"
+    good = ca.read_bytes()
+    ca.write_text("-----BEGIN CERTIFICATE-----\ntruncated\n")
+    try:
+        result = labkit_cli("up", "--name", own_cluster.name)
+        assert result.returncode == 1
+        assert "certificates of sandbox cluster" in result.stderr and "unreadable" in result.stderr
+        assert f"labkit down --name {own_cluster.name} --purge" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        ca.write_bytes(good)
+        own_cluster.up()
+
+
 def _all_pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit() and procs.alive(int(p))]
 
