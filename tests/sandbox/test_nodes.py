@@ -39,13 +39,19 @@ def test_each_node_renews_its_lease(kube, sandbox):
 
 
 @pytest.mark.slow
-def test_a_failed_node_goes_notready_and_comes_back(core, batch, namespace, sandbox):
+def test_a_failed_node_under_a_running_job_goes_notready_and_its_pod_counts_as_failed(core, batch, namespace,
+                                                                                     sandbox):
     node = "labkit-node-2"
-    core.create_namespaced_pod(namespace, {
+    batch.create_namespaced_job(namespace, {
         "metadata": {"name": "victim"},
-        "spec": {"nodeName": node, "restartPolicy": "Never",
-                 "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "600"]}]}})
-    wait_for(lambda: core.read_namespaced_pod("victim", namespace).status.phase == "Running", what="running")
+        "spec": {"backoffLimit": 1, "template": {"spec": {
+            "nodeName": node, "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "600"]}]}}}})
+
+    def job_pods():
+        return core.list_namespaced_pod(namespace, label_selector="batch.kubernetes.io/job-name=victim").items
+    wait_for(lambda: [p.status.phase for p in job_pods()] == ["Running"], what="the Job's pod running")
+    first = job_pods()[0].metadata.name
     try:
         message = faults.fail_node(node, cluster=sandbox.name)
         assert "crashed" in message
@@ -61,8 +67,12 @@ def test_a_failed_node_goes_notready_and_comes_back(core, batch, namespace, sand
         faults.recover_node(node, cluster=sandbox.name)
     wait_for(lambda: {c.type: c.status for c in core.read_node(node).status.conditions}["Ready"] == "True",
              timeout=60, interval=1, what="the node Ready again")
-    # Back from the "reboot", the lost container is reported as the kubelet reports it.
-    term = wait_for(lambda: core.read_namespaced_pod("victim", namespace).status.container_statuses[0].state.terminated,
+    # Back from the "reboot", the lost container is reported as the kubelet reports it...
+    term = wait_for(lambda: core.read_namespaced_pod(first, namespace).status.container_statuses[0].state.terminated,
                     timeout=30, what="the lost container reported")
     assert (term.exit_code, term.reason) == (137, "ContainerStatusUnknown")
-    assert core.read_namespaced_pod("victim", namespace).status.phase == "Failed"
+    assert core.read_namespaced_pod(first, namespace).status.phase == "Failed"
+    # ...and the Job controller counts it as a failure and replaces it.
+    wait_for(lambda: batch.read_namespaced_job("victim", namespace).status.failed == 1, timeout=30,
+             what="the Job to count one failed pod")
+    wait_for(lambda: len(job_pods()) == 2, timeout=30, what="a replacement pod")
