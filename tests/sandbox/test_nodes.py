@@ -9,12 +9,15 @@ from labkit import faults
 from ..conftest import wait_for
 
 
-def test_nodes_are_registered_like_kubelets(core, sandbox):
+def test_nodes_are_registered_like_kubelets(core, kube, sandbox):
+    from kubernetes import client
+
     nodes = {n.metadata.name: n for n in core.list_node().items}
     assert set(sandbox.config().node_names()) <= set(nodes)
     node = nodes["labkit-node-1"]
     info = node.status.node_info
-    assert info.kubelet_version == "v1.37.2"
+    # The control plane's own version, whichever binaries run it (built, LABKIT_K8S_BIN or PATH).
+    assert info.kubelet_version == client.VersionApi(kube).get_code().git_version == "v1.37.2"
     assert info.container_runtime_version.startswith("labkit://")
     addresses = {a.type: a.address for a in node.status.addresses}
     assert addresses == {"InternalIP": "127.0.0.1", "Hostname": "labkit-node-1"}

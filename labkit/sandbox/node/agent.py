@@ -74,6 +74,8 @@ class Agent:
         for name, port in zip(cfg.node_names(), cfg.ports.kubelets):
             client = NodeClient(cfg.server, cfg.pki_dir, name)
             self.nodes[name] = Node(name, port, self.dir / name, client)
+        # The control plane's version once known (binaries may come from LABKIT_K8S_BIN or PATH).
+        self.kubelet_version = KUBERNETES_VERSION
         self.crash_backoff = Backoff()
         self.pull_backoff = Backoff()
         # SimpleQueue.put is reentrant: the SIGTERM handler posts "stop" from the main thread,
@@ -146,6 +148,13 @@ class Agent:
 
     def _register(self, node: Node) -> None:
         """Create (or update) the Node object, as the kubelet does at start-up."""
+        while not self.stopping.is_set():
+            try:
+                self.kubelet_version = node.client.server_version()
+                break
+            except Exception as e:  # apiserver not up yet
+                log.info("waiting for the API server to register %s: %s", node.name, e)
+                time.sleep(0.2)
         body = {
             "apiVersion": "v1",
             "kind": "Node",
@@ -205,7 +214,7 @@ class Agent:
                 "kernelVersion": platform.release(),
                 "osImage": _os_image(),
                 "containerRuntimeVersion": RUNTIME_VERSION,
-                "kubeletVersion": KUBERNETES_VERSION,
+                "kubeletVersion": self.kubelet_version,
                 "kubeProxyVersion": "",
                 "operatingSystem": "linux",
                 "architecture": _arch(),

@@ -69,6 +69,10 @@ class NodeClient:
                   "secret": self.core.read_namespaced_secret}[kind]
         return self._json(reader(name, namespace, _preload_content=False))
 
+    def server_version(self) -> str:
+        """The control plane's gitVersion (``v1.37.2``): a kubelet reports its own, the same."""
+        return client.VersionApi(self.api).get_code().git_version
+
     # -- nodes and leases ----------------------------------------------------------------
     def create_node(self, body: dict) -> dict:
         return self._json(self.core.create_node(body, _preload_content=False))
