@@ -28,8 +28,11 @@ _active: "Lesson | None" = None
 
 # What reset() removes, workloads first so their controllers stop making pods.
 _RESET_KINDS = ["CronJob", "Job", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod",
-                "Service", "ConfigMap", "Secret", "PersistentVolumeClaim"]
-_KEEP = {("ConfigMap", "kube-root-ca.crt")}
+                "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service", "Ingress", "NetworkPolicy",
+                "ConfigMap", "Secret", "PersistentVolumeClaim", "RoleBinding", "Role", "ServiceAccount",
+                "ResourceQuota", "LimitRange"]
+# What Kubernetes itself keeps in every namespace.
+_KEEP = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 

@@ -47,13 +47,20 @@ def test_kubectl_defaults_to_the_lessons_namespace(learner, conn, capsys):
 def test_a_new_run_of_the_lesson_starts_from_an_empty_namespace(learner, conn):
     first = labkit.lesson("01-reset", connection=conn)
     first.apply(pod("left-over", "sleep 60") + "---\n" + job("old-job", "sleep 60")
-                + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n", quiet=True)
+                + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
+                + "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot}\n"
+                + "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader}\n"
+                + "rules: [{apiGroups: [''], resources: [pods], verbs: [get]}]\n"
+                + "---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: keep-one}\n"
+                + "spec: {minAvailable: 1, selector: {matchLabels: {app: x}}}\n", quiet=True)
     first.wait("pod/left-over", "jsonpath={.status.phase}=Running", timeout=60)
     kept = labkit.lesson("01-reset", reset=False, connection=conn)
     assert {p["metadata"]["name"] for p in kept.get("pods")} >= {"left-over"}
     again = labkit.lesson("01-reset", connection=conn)
     assert again.get("pods") == [] and again.get("jobs") == []
     assert [c["metadata"]["name"] for c in again.get("configmaps")] == ["kube-root-ca.crt"]
+    assert [s["metadata"]["name"] for s in again.get("serviceaccounts")] == ["default"]
+    assert again.get("roles") == [] and again.get("poddisruptionbudgets") == []
     assert again.api.core.list_namespaced_event(again.namespace).items == []
 
 
