@@ -101,14 +101,20 @@ def test_kubectl_works_with_the_written_kubeconfig(own_cluster):
     assert json.loads(version.stdout)["serverVersion"]["gitVersion"] == "v1.37.2"
 
 
+def _running_forking_pod(box: Sandbox, name: str):
+    """A running pod whose container forks a grandchild (the hardest process to clean up)."""
+    core = kubeconfig_client(box.kubeconfig)
+    core.create_namespaced_pod("default", busybox_pod(name, ["sh", "-c", "sleep 300 & sleep 300"]))
+    wait_for(lambda: core.read_namespaced_pod(name, "default").status.phase == "Running",
+             what=f"{name} Running")
+    return core
+
+
 def test_down_up_keeps_objects_and_leaves_no_process(own_cluster):
     core = kubeconfig_client(own_cluster.kubeconfig)
     name = f"keep-{uuid.uuid4().hex[:6]}"
     core.create_namespaced_config_map("default", {"metadata": {"name": name}, "data": {"k": "v"}})
-    # A running pod whose container forks a grandchild: the hardest process to clean up.
-    core.create_namespaced_pod("default", busybox_pod("sleeper", ["sh", "-c", "sleep 300 & sleep 300"]))
-    wait_for(lambda: core.read_namespaced_pod("sleeper", "default").status.phase == "Running",
-             what="sleeper Running")
+    _running_forking_pod(own_cluster, "sleeper")
     cluster_id = own_cluster.config().id
     wait_for(lambda: len(procs.marked(cluster_id, role="container")) >= 2, what="container processes")
     pids = list(component_pids(own_cluster).values()) + procs.marked(cluster_id)
@@ -165,10 +171,7 @@ def test_status_leaves_the_processes_of_an_up_in_progress_alone(own_cluster, tmp
 
 
 def test_down_right_after_the_agent_was_killed_leaves_no_container(own_cluster):
-    core = kubeconfig_client(own_cluster.kubeconfig)
-    core.create_namespaced_pod("default", busybox_pod("stray", ["sh", "-c", "sleep 300 & sleep 300"]))
-    wait_for(lambda: core.read_namespaced_pod("stray", "default").status.phase == "Running",
-             what="stray Running")
+    core = _running_forking_pod(own_cluster, "stray")
     cluster_id = own_cluster.config().id
     os.kill(component_pids(own_cluster)["node-agent"], signal.SIGKILL)
     result = labkit_cli("down", "--name", own_cluster.name)
@@ -191,10 +194,7 @@ def test_a_killed_supervisor_takes_its_components_along(own_cluster):
 
 def test_a_killed_agent_leaves_no_container_and_reports_lost_ones(own_cluster):
     """The supervisor restarts the agent; it reports lost containers as a rebooted kubelet does."""
-    core = kubeconfig_client(own_cluster.kubeconfig)
-    core.create_namespaced_pod("default", busybox_pod("survivor", ["sh", "-c", "sleep 300 & sleep 300"]))
-    wait_for(lambda: core.read_namespaced_pod("survivor", "default").status.phase == "Running",
-             what="survivor Running")
+    core = _running_forking_pod(own_cluster, "survivor")
     cluster_id = own_cluster.config().id
     before = set(procs.marked(cluster_id, role="container"))
     assert len(before) >= 2
