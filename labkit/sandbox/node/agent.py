@@ -384,7 +384,7 @@ class Agent:
                 worker.deleted_from_api = True
                 worker.pod = pod
                 for inst in worker.running_instances():
-                    _kill_now(inst)
+                    runtime.signal_container(inst, signal.SIGKILL)
                 if not worker.running_instances():
                     self._forget(node, worker)
             return
@@ -700,7 +700,7 @@ class Agent:
         killed = 0
         for worker in list(node.workers.values()):
             for inst in worker.running_instances():
-                _kill_now(inst)
+                runtime.signal_container(inst, signal.SIGKILL)
                 killed += 1
         deadline = time.time() + 5
         for worker in list(node.workers.values()):
@@ -767,7 +767,7 @@ class Agent:
             try:
                 inst.proc.wait(max(0.05, deadline - time.time()))
             except Exception:
-                _kill_now(inst)
+                runtime.signal_container(inst, signal.SIGKILL)
         leftovers = procs.marked(self.cfg.id, role="container")
         if leftovers:
             procs.stop(leftovers, grace=0.5)
@@ -778,10 +778,6 @@ class Agent:
 
 class _Relist(Exception):
     """The watch cannot resume (e.g. 410 Gone): list again."""
-
-
-def _kill_now(inst: runtime.Instance) -> None:
-    runtime.signal_container(inst, signal.SIGKILL)
 
 
 def _expand(value: str, env: dict[str, str]) -> str:

@@ -388,7 +388,7 @@ class PodWorker:
             if inst is not None and inst.running and inst.kill_reason is None:
                 inst.kill_reason = reason
                 self.agent.event(self, c, "Normal", "Killing", f"Stopping container {c.name}")
-                _signal(inst, signal.SIGTERM if grace > 0 else signal.SIGKILL)
+                runtime.signal_container(inst, signal.SIGTERM if grace > 0 else signal.SIGKILL)
         self.kill_deadline = time.time() + grace if grace > 0 else time.time()
 
     def _terminate(self, now: float) -> None:
@@ -415,7 +415,7 @@ class PodWorker:
             return False
         if now >= self.kill_deadline:
             for inst in running:
-                _signal(inst, signal.SIGKILL)
+                runtime.signal_container(inst, signal.SIGKILL)
             self._wake_at(now + 0.5)
         else:
             self._wake_at(self.kill_deadline)
@@ -448,7 +448,7 @@ class PodWorker:
     def lose_processes(self) -> None:
         """A node crash: every process is gone; a restarted node finds them lost."""
         for inst in self.running_instances():
-            _signal(inst, signal.SIGKILL)
+            runtime.signal_container(inst, signal.SIGKILL)
 
     # -- status ----------------------------------------------------------------------------
     def _publish(self, terminal: bool = False) -> None:
@@ -503,10 +503,6 @@ class PodWorker:
         shutil.rmtree(self.dir, ignore_errors=True)
         self.agent.crash_backoff.forget(self.uid)
         self.agent.pull_backoff.forget(self.uid)
-
-
-def _signal(instance: Instance, sig: int) -> None:
-    runtime.signal_container(instance, sig)
 
 
 def _go_duration(seconds: float) -> str:
