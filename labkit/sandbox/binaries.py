@@ -64,7 +64,7 @@ def _version_matches(path: Path, name: str) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     if name == "etcd":
-        return f"etcd Version: {versions.etcd_minor()}." in out
+        return f"etcd Version: {versions.minor(versions.ETCD_VERSION)}." in out
     return f"v{versions.kubernetes_minor()}." in out
 
 

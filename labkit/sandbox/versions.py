@@ -12,16 +12,15 @@ GO_MIN_VERSION = (1, 26, 0)
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
+def minor(version: str) -> str:
+    """``v1.37.2`` -> ``1.37``: binaries on PATH must match the pinned minor."""
+    major, minor_ = version.lstrip("v").split(".")[:2]
+    return f"{major}.{minor_}"
+
+
 def kubernetes_minor(version: str = KUBERNETES_VERSION) -> str:
-    """``v1.37.2`` -> ``1.37``: binaries on PATH must match this minor."""
-    major, minor = version.lstrip("v").split(".")[:2]
-    return f"{major}.{minor}"
-
-
-def etcd_minor(version: str = ETCD_VERSION) -> str:
-    """``v3.6.16`` -> ``3.6``: an etcd on PATH must match this minor."""
-    major, minor = version.lstrip("v").split(".")[:2]
-    return f"{major}.{minor}"
+    """The pinned Kubernetes minor, ``1.37``."""
+    return minor(version)
 
 
 def staging_version(version: str = KUBERNETES_VERSION) -> str:
