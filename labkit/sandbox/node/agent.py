@@ -139,6 +139,7 @@ class Agent:
         node.server.start()
 
     def _register_all(self) -> None:
+        self.kubelet_version = self._server_version()
         for node in self.nodes.values():
             self._register(node)
         threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True).start()
@@ -146,15 +147,19 @@ class Agent:
             threading.Thread(target=self._watch_loop, args=(node,), name=f"watch-{node.name}",
                              daemon=True).start()
 
-    def _register(self, node: Node) -> None:
-        """Create (or update) the Node object, as the kubelet does at start-up."""
+    def _server_version(self) -> str:
+        """The control plane's version, which every node reports as its kubelet's (once asked)."""
+        client = next(iter(self.nodes.values())).client
         while not self.stopping.is_set():
             try:
-                self.kubelet_version = node.client.server_version()
-                break
+                return client.server_version()
             except Exception as e:  # apiserver not up yet
-                log.info("waiting for the API server to register %s: %s", node.name, e)
+                log.info("waiting for the API server: %s", e)
                 time.sleep(0.2)
+        return self.kubelet_version
+
+    def _register(self, node: Node) -> None:
+        """Create (or update) the Node object, as the kubelet does at start-up."""
         body = {
             "apiVersion": "v1",
             "kind": "Node",
