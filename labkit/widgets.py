@@ -192,9 +192,7 @@ class PodWatch:
         # A saved notebook (papermill, nbval) keeps no widget state: its text should be the
         # table as it was shown, not the widget's VBox(...) repr.
         bundle = self.box._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, tuple):  # (data, metadata)
-            bundle[0]["text/plain"] = self.model.text()
-        elif bundle is not None:
+        if bundle is not None:
             bundle["text/plain"] = self.model.text()
         return bundle
 
